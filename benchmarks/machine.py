@@ -1,0 +1,43 @@
+"""A one-line description of the machine, printed beside every benchmark figure."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+import torch
+
+
+def describe_machine() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (
+        f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.machine()}"
+    )
+
+
+def write_section(path: str, title: str, body: str) -> None:
+    """Replace (or append) the `## title` section of a Markdown file, keeping the others."""
+    text = "# Benchmarks\n"
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    start_marker, end_marker = f"<!-- {title}: start -->", f"<!-- {title}: end -->"
+    section = f"{start_marker}\n## {title}\n\n{body.strip()}\n{end_marker}"
+    if start_marker in text and end_marker in text:
+        before, rest = text.split(start_marker, 1)
+        after = rest.split(end_marker, 1)[1]
+        text = before + section + after
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)

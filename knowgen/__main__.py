@@ -1,0 +1,5 @@
+"""`python -m knowgen` runs the command line."""
+
+from knowgen.cli import main
+
+main()

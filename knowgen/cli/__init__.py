@@ -1,0 +1,44 @@
+"""The `knowgen` command line: one typer app, one module per subcommand."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from knowgen.cli import export, info, presets, sample, train
+
+app = typer.Typer(
+    help="knowgen: train, sample, export and inspect knowledge-aware image generators.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+for module in (train, sample, export, info, presets):
+    app.command(name=module.NAME)(module.command)
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever `sys.stderr` is at the time (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # pragma: no cover - logging must never crash the run
+            self.handleError(record)
+
+
+@app.callback()
+def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")):
+    logger = logging.getLogger("knowgen")
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("knowgen: %(message)s"))
+        logger.addHandler(handler)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,53 @@
+"""`knowgen info`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from knowgen.cli.errors import reports_user_errors
+from knowgen.config import read_config
+from knowgen.train.checkpoint import list_checkpoints
+
+NAME = "info"
+
+
+@reports_user_errors
+def command(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+    """Summarise a run: config, progress, checkpoints, latest metrics, samples, export."""
+    cfg = read_config(run_dir / "config.toml")
+    checkpoints = list_checkpoints(run_dir)
+    lines = [
+        f"run         {run_dir}",
+        f"description {cfg.description}",
+        f"data        {cfg.data.name} ({cfg.data.split})"
+        + (f" at {cfg.data.path}" if cfg.data.path else ""),
+        f"model       {cfg.model.name}, z_dim {cfg.model.z_dim}",
+        f"loss        {cfg.loss.kind}",
+        f"stop        steps={cfg.train.steps} epochs={cfg.train.epochs} "
+        f"minutes={cfg.train.minutes}",
+        "checkpoints " + (", ".join(p.name for p in checkpoints) or "none"),
+    ]
+    last = _last_record(run_dir / "metrics.jsonl")
+    if last:
+        lines.append("latest      " + ", ".join(f"{k}={v}" for k, v in last.items()))
+    samples = sorted((run_dir / "samples").glob("*.png"))
+    lines.append(
+        f"samples     {len(samples)} grid(s)" + (f", newest {samples[-1]}" if samples else "")
+    )
+    export = run_dir / "export" / "generator.safetensors"
+    lines.append(f"export      {export if export.is_file() else 'none (run knowgen export)'}")
+    typer.echo("\n".join(lines))
+
+
+def _last_record(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            continue
+    return None

@@ -1,0 +1,233 @@
+"""Run configuration: typed sections, TOML presets, `--set a.b=value` overrides, validation.
+
+Each component owns its dataclass (``DataConfig`` beside the datasets, ``ModelConfig`` beside the
+model registry, ...); `RunConfig` only groups them. Values arrive from TOML files and from the
+command line, so every key and type is checked here and a mistake names the key and the choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from knowgen.data.datasets import DataConfig
+from knowgen.losses import LossConfig
+from knowgen.models.registry import ModelConfig
+from knowgen.train.config import TrainConfig
+
+DEFAULT_PRESET = "dcgan"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run needs; saved as `config.toml` in the run directory."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    description: str = ""
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "loss": LossConfig,
+    "train": TrainConfig,
+}
+
+
+def list_presets() -> dict[str, str]:
+    """Return `{preset name: one-line description}` for the presets shipped in the package."""
+    presets = {}
+    for entry in sorted(resources.files("knowgen.presets").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".toml"):
+            raw = tomllib.loads(entry.read_text(encoding="utf-8"))
+            presets[entry.name.removesuffix(".toml")] = str(raw.get("description", ""))
+    return presets
+
+
+def load_preset(name: str) -> dict[str, Any]:
+    """Read a shipped preset as a raw dict, or a TOML file when `name` is a path to one."""
+    path = Path(name)
+    if name.endswith(".toml"):
+        if not path.is_file():
+            raise FileNotFoundError(f"preset file {name!r} does not exist")
+        return _parse_toml(path.read_text(encoding="utf-8"), name)
+    available = list_presets()
+    if name not in available:
+        raise ValueError(f"unknown preset {name!r}; choose from {sorted(available)}")
+    text = resources.files("knowgen.presets").joinpath(f"{name}.toml").read_text(encoding="utf-8")
+    return _parse_toml(text, name)
+
+
+def _parse_toml(text: str, origin: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{origin}: not valid TOML ({err})") from None
+
+
+def parse_override(assignment: str) -> tuple[list[str], Any]:
+    """Split `a.b=value` into (["a", "b"], value); the value is read as TOML, else as a string."""
+    if "=" not in assignment:
+        raise ValueError(f"--set expects key=value (e.g. train.steps=500), got {assignment!r}")
+    key, text = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"--set key must be section.key (e.g. train.steps), got {key!r}")
+    try:
+        value = tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of `raw` with each `section.key=value` assignment applied."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for assignment in overrides:
+        (section, key), value = parse_override(assignment)
+        if section not in SECTIONS:
+            raise ValueError(f"unknown config section {section!r}; choose from {sorted(SECTIONS)}")
+        merged.setdefault(section, {})[key] = value
+    return merged
+
+
+def build_config(raw: dict[str, Any]) -> RunConfig:
+    """Validate a raw dict (from TOML + overrides) into a `RunConfig`; unknown keys are errors."""
+    unknown = set(raw) - set(SECTIONS) - {"description"}
+    if unknown:
+        raise ValueError(
+            f"unknown config section(s) {sorted(unknown)}; choose from {sorted(SECTIONS)}"
+        )
+    sections = {}
+    for name, cls in SECTIONS.items():
+        values = raw.get(name, {})
+        if not isinstance(values, dict):
+            raise ValueError(f"config section [{name}] must be a table, got {values!r}")
+        sections[name] = section_from_dict(cls, values, name)
+    return RunConfig(description=str(raw.get("description", "")), **sections)
+
+
+def section_from_dict(cls: type, values: dict[str, Any], section: str) -> Any:
+    """Build dataclass `cls` from `values`, checking every key and coercing every type."""
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        if key not in names:
+            raise ValueError(f"unknown config key {section}.{key}; valid keys: {', '.join(names)}")
+        kwargs[key] = _coerce(value, hints[key], f"{section}.{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as err:  # pragma: no cover - every field has a default
+        raise ValueError(f"config section [{section}]: {err}") from None
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        is_none = value is None or (isinstance(value, str) and value.lower() == "none")
+        if is_none and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ValueError as err:
+                errors.append(str(err))
+        raise ValueError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is Literal:
+        if value not in args:
+            raise ValueError(f"{key} must be one of {list(args)}, got {value!r}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple) or len(value) != len(args):
+            raise ValueError(f"{key} must be a list of {len(args)} numbers, got {value!r}")
+        return tuple(_coerce(v, a, key) for v, a in zip(value, args, strict=True))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(f"{key} must be an integer, got {value!r}")
+    if hint is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ValueError(f"{key} must be a number, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise ValueError(f"{key} must be a string, got {value!r}")
+    raise AssertionError(f"unsupported config type {hint} for {key}")  # internal invariant
+
+
+def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """Plain nested dict of `cfg` (tuples become lists, None values are dropped for TOML)."""
+
+    def clean(obj: Any) -> Any:
+        if isinstance(obj, dict):
+            return {k: clean(v) for k, v in obj.items() if v is not None}
+        if isinstance(obj, tuple | list):
+            return [clean(v) for v in obj]
+        return obj
+
+    return clean(dataclasses.asdict(cfg))
+
+
+def dumps_toml(data: dict[str, Any]) -> str:
+    """Write a two-level dict (scalars, then tables of scalars/lists) as TOML text."""
+    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items() if not isinstance(v, dict)]
+    for name, table in data.items():
+        if isinstance(table, dict):
+            lines.append(f"\n[{name}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise AssertionError(f"cannot write {value!r} as TOML")
+
+
+def save_config(cfg: RunConfig, path: Path) -> None:
+    """Write the resolved config as TOML, so a run can be read and resumed later."""
+    path.write_text(dumps_toml(config_to_dict(cfg)), encoding="utf-8")
+
+
+def read_raw_config(path: Path) -> dict[str, Any]:
+    """A run's `config.toml` as a raw dict (to apply overrides before validation)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; is this a knowgen run directory?")
+    return _parse_toml(path.read_text(encoding="utf-8"), str(path))
+
+
+def read_config(path: Path) -> RunConfig:
+    """Read a run's `config.toml` back into a validated `RunConfig`."""
+    return build_config(read_raw_config(path))
+
+
+def resolve_config(preset: str = DEFAULT_PRESET, overrides: list[str] | None = None) -> RunConfig:
+    """Preset + `section.key=value` overrides -> validated `RunConfig`."""
+    return build_config(apply_overrides(load_preset(preset), overrides or []))

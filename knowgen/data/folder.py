@@ -1,0 +1,103 @@
+"""A user's directory of images, decoded once into a uint8 tensor and cached.
+
+Layout: either images directly in the folder (unlabelled) or one sub-folder per class. Unreadable
+files are reported by name and skipped so that one bad JPEG never ends a long run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from tqdm import tqdm
+
+from knowgen.cache import cache_dir
+from knowgen.data.datasets import Dataset
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+_CACHE_VERSION = 1
+
+
+def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
+    """Image files under `root`, with class indices when the images sit in class sub-folders."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {str(root)!r} does not exist or is not a directory")
+    top = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if top or not class_dirs:
+        files = top
+        if not files:
+            raise FileNotFoundError(
+                f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) found in {str(root)!r}"
+            )
+        return files, None, []
+    files, labels = [], []
+    for index, folder in enumerate(class_dirs):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+                files.append(path)
+                labels.append(index)
+    if not files:
+        raise FileNotFoundError(f"no images found in the class folders of {str(root)!r}")
+    return files, labels, [d.name for d in class_dirs]
+
+
+def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray:
+    """Decode, centre-crop to a square, resize; returns uint8 (C, H, W)."""
+    with Image.open(path) as img:
+        img = ImageOps.exif_transpose(img)
+        img = img.convert("RGB" if channels == 3 else "L")
+        img = ImageOps.fit(img, (image_size, image_size), Image.Resampling.BICUBIC)
+        array = np.asarray(img, dtype=np.uint8)
+    return array.reshape(image_size, image_size, channels).transpose(2, 0, 1)
+
+
+def _cache_key(root: Path, files: list[Path], image_size: int, channels: int) -> str:
+    digest = hashlib.sha256(f"{_CACHE_VERSION}|{root.resolve()}|{image_size}|{channels}".encode())
+    for path in files:
+        stat = path.stat()
+        digest.update(f"|{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()[:24]
+
+
+def load_folder(root: Path, image_size: int = 64, channels: int = 3) -> Dataset:
+    """Load every image under `root` at `image_size` px, using the decode cache when valid."""
+    files, labels, class_names = list_images(root)
+    cache_file = cache_dir("folders") / f"{_cache_key(root, files, image_size, channels)}.pt"
+    if cache_file.is_file():
+        try:
+            saved = torch.load(cache_file, map_location="cpu", weights_only=True)
+            return Dataset(saved["images"], saved["labels"], saved["class_names"], "folder")
+        except Exception as err:  # a broken cache is rebuilt, never trusted
+            log.warning("ignoring unreadable folder cache %s (%s)", cache_file, err)
+
+    decoded, kept_labels, skipped = [], [], []
+    for i, path in enumerate(tqdm(files, desc=f"decoding {root.name}", unit="img", leave=False)):
+        try:
+            decoded.append(decode_image(path, image_size, channels))
+        except Exception as err:  # PIL raises many types for bad files
+            skipped.append(path)
+            log.warning("skipping unreadable image %s (%s)", path, type(err).__name__)
+            continue
+        if labels is not None:
+            kept_labels.append(labels[i])
+    if skipped:
+        log.warning("skipped %d unreadable image(s) of %d in %s", len(skipped), len(files), root)
+    if not decoded:
+        raise ValueError(f"none of the {len(files)} images in {str(root)!r} could be read")
+
+    images = torch.from_numpy(np.stack(decoded))
+    label_tensor = torch.tensor(kept_labels, dtype=torch.int64) if labels is not None else None
+    payload = {"images": images, "labels": label_tensor, "class_names": class_names}
+    tmp = cache_file.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(cache_file)
+    dataset = Dataset(images, label_tensor, class_names, "folder")
+    dataset.skipped = [str(p) for p in skipped]  # type: ignore[attr-defined]
+    return dataset

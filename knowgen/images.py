@@ -1,0 +1,52 @@
+"""Image conversions at the edges (float [-1, 1] inside, uint8 outside) and PNG grids."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Float images in [-1, 1] (B, C, H, W) -> uint8 in [0, 255]."""
+    return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (B, C, H, W) -> float in [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2) -> np.ndarray:
+    """uint8 images (N, C, H, W) -> one uint8 picture (H', W', C), `nrow` images per row."""
+    n, c, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / nrow)
+    grid = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), 255, dtype=np.uint8)
+    data = images.permute(0, 2, 3, 1).numpy()
+    for i in range(n):
+        r, col = divmod(i, nrow)
+        top, left = pad + r * (h + pad), pad + col * (w + pad)
+        grid[top : top + h, left : left + w] = data[i]
+    return grid
+
+
+def display_scale(side: int, min_side: int = 56) -> int:
+    """Integer upscale so tiny images (8 or 28 px) are big enough to judge by eye."""
+    return max(1, math.ceil(min_side / side))
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: int = 1) -> Path:
+    """Save uint8 (N, C, H, W) images as one PNG grid, each image enlarged `scale` times."""
+    if scale > 1:
+        images = images.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
+    grid = make_grid(images, nrow)
+    picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    picture.save(tmp, format="PNG")
+    tmp.replace(path)
+    return path

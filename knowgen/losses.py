@@ -1,0 +1,82 @@
+"""Adversarial losses and regularisers as plain functions of discriminator logits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+
+LossKind = Literal["non-saturating", "hinge", "wgan-gp"]
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """The adversarial objective. `non-saturating` is the seed listing's BCE."""
+
+    kind: LossKind = "non-saturating"
+    gp_weight: float = 10.0  # WGAN-GP penalty weight lambda (Gulrajani et al. 2017)
+    label_smoothing: float = 0.0  # one-sided: real targets become 1 - s (Salimans et al. 2016)
+
+    def __post_init__(self) -> None:
+        if self.gp_weight < 0:
+            raise ValueError(f"loss.gp_weight must be >= 0, got {self.gp_weight}")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise ValueError(
+                f"loss.label_smoothing must be in [0, 0.5), got {self.label_smoothing}"
+            )
+
+
+def d_loss_non_saturating(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0):
+    """-log D(x) - log(1 - D(G(z))) with D = sigmoid(logit) (Goodfellow et al. 2014)."""
+    real_target = torch.full_like(real, 1.0 - smoothing)
+    return F.binary_cross_entropy_with_logits(
+        real, real_target
+    ) + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+
+
+def g_loss_non_saturating(fake: torch.Tensor) -> torch.Tensor:
+    """-log D(G(z)): the non-saturating generator loss."""
+    return F.softplus(-fake).mean()
+
+
+def d_loss_hinge(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """mean(relu(1 - D(x))) + mean(relu(1 + D(G(z)))) (Lim & Ye 2017; Miyato et al. 2018)."""
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def g_loss_wasserstein(fake: torch.Tensor) -> torch.Tensor:
+    """-mean(D(G(z))): the generator loss of both hinge and WGAN."""
+    return -fake.mean()
+
+
+def d_loss_wasserstein(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0):
+    """mean(D(G(z))) - mean(D(x)); the gradient penalty is added separately."""
+    return fake.mean() - real.mean()
+
+
+def gradient_penalty(
+    discriminator: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+) -> torch.Tensor:
+    """E[(||grad_x D(x_hat)||_2 - 1)^2] at random interpolates x_hat (Gulrajani et al. 2017)."""
+    alpha = torch.rand(len(real), 1, 1, 1, device=real.device, dtype=real.dtype)
+    mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = discriminator(mixed)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+
+
+D_LOSSES = {
+    "non-saturating": d_loss_non_saturating,
+    "hinge": d_loss_hinge,
+    "wgan-gp": d_loss_wasserstein,
+}
+G_LOSSES = {
+    "non-saturating": g_loss_non_saturating,
+    "hinge": g_loss_wasserstein,
+    "wgan-gp": g_loss_wasserstein,
+}

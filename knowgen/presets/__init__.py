@@ -1,0 +1,1 @@
+"""Shipped TOML presets (read with importlib.resources)."""

@@ -1,0 +1,1 @@
+"""Training: the loop (`loop.train`), its steps, state, EMA and checkpoints."""

@@ -1,0 +1,101 @@
+"""Training checkpoints: atomic writes, the last k kept, loaded without unpickling code.
+
+A checkpoint holds only `state_dict()`s, tensors and plain values (see STYLE.md), so it loads with
+`torch.load(..., weights_only=True)` and a resumed run continues the same trajectory.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from knowgen.train.state import TrainState
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_NAME = re.compile(r"step-(\d+)\.pt$")
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Checkpoints of a run, oldest first."""
+    folder = checkpoint_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.search(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def state_to_dict(state: TrainState, meta: dict[str, Any]) -> dict[str, Any]:
+    """Plain-data form of `state`; `meta` adds the run's config, image shape and class names."""
+    payload: dict[str, Any] = meta | {
+        "format_version": FORMAT_VERSION,
+        "step": state.step,
+        "elapsed_s": state.elapsed_s,
+        "generator": state.generator.state_dict(),
+        "discriminator": state.discriminator.state_dict(),
+        "ema_generator": state.ema.model.state_dict(),
+        "opt_g": state.opt_g.state_dict(),
+        "opt_d": state.opt_d.state_dict(),
+        "rng_cpu": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        payload["rng_cuda"] = torch.cuda.get_rng_state_all()
+    return payload
+
+
+def save_checkpoint(state: TrainState, meta: dict[str, Any], run_dir: Path, keep: int) -> Path:
+    """Write `checkpoints/step-NNNNNNN.pt` atomically and delete all but the newest `keep`."""
+    folder = checkpoint_dir(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step-{state.step:07d}.pt"
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state_to_dict(state, meta), tmp)
+    with open(tmp, "rb") as handle:  # make the bytes durable before the rename publishes them
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint safely (`weights_only=True`); a damaged file is a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"checkpoint {str(path)!r} is unreadable or corrupt ({err})") from None
+    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} is not a knowgen checkpoint (format {FORMAT_VERSION})")
+    return payload
+
+
+def restore_state(state: TrainState, payload: dict[str, Any]) -> None:
+    """Load models, optimizers, EMA, counters and RNG states from a checkpoint payload."""
+    state.generator.load_state_dict(payload["generator"])
+    state.discriminator.load_state_dict(payload["discriminator"])
+    state.ema.model.load_state_dict(payload["ema_generator"])
+    state.opt_g.load_state_dict(payload["opt_g"])
+    state.opt_d.load_state_dict(payload["opt_d"])
+    state.step = int(payload["step"])
+    state.elapsed_s = float(payload["elapsed_s"])
+    torch.set_rng_state(payload["rng_cpu"])
+    if "rng_cuda" in payload and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(payload["rng_cuda"])

@@ -1,0 +1,57 @@
+"""How long and how fast to train; defaults suit a short CPU run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training cadence. The run stops at the first of `steps`, `epochs`, `minutes` reached."""
+
+    steps: int | None = 5_000  # D updates
+    epochs: float | None = None
+    minutes: float | None = None  # wall-clock budget, summed over resumes
+    batch_size: int = 64
+    n_critic: int = 1  # D updates per G update
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam betas (DCGAN paper)
+    ema_halflife_steps: float = 500.0  # EMA of G; 0 disables averaging (EMA = G)
+    seed: int = 0
+    device: str = "cpu"  # "cpu", "cuda", "cuda:1", or "auto"
+    num_threads: int | None = None  # torch CPU threads; None = PyTorch's default (the cores)
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 1_000
+    keep_checkpoints: int = 3
+    num_samples: int = 64  # images in each fixed-noise sample grid
+    tensorboard: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.epochs is None and self.minutes is None:
+            raise ValueError("set at least one of train.steps, train.epochs, train.minutes")
+        positive = {
+            "steps": self.steps,
+            "epochs": self.epochs,
+            "minutes": self.minutes,
+            "batch_size": self.batch_size,
+            "n_critic": self.n_critic,
+            "log_every": self.log_every,
+            "sample_every": self.sample_every,
+            "checkpoint_every": self.checkpoint_every,
+            "keep_checkpoints": self.keep_checkpoints,
+            "num_samples": self.num_samples,
+            "num_threads": self.num_threads,
+        }
+        for key, value in positive.items():
+            if value is not None and value <= 0:
+                raise ValueError(f"train.{key} must be > 0, got {value}")
+        if self.lr_g <= 0 or self.lr_d <= 0:
+            raise ValueError("train.lr_g and train.lr_d must be > 0")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
+        if self.ema_halflife_steps < 0:
+            raise ValueError(
+                f"train.ema_halflife_steps must be >= 0, got {self.ema_halflife_steps}"
+            )

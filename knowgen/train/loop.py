@@ -1,0 +1,223 @@
+"""The one training loop shared by every preset."""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from knowgen.config import RunConfig, config_to_dict, save_config
+from knowgen.data import BatchSampler, Dataset, load_dataset
+from knowgen.images import display_scale, make_grid, save_grid, to_float, to_uint8
+from knowgen.train.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    restore_state,
+    save_checkpoint,
+)
+from knowgen.train.metrics_log import MetricsLog
+from knowgen.train.state import TrainState, init_state, resolve_device
+from knowgen.train.steps import d_step, g_step, generate_fake
+
+log = logging.getLogger(__name__)
+
+FIXED_NOISE_SEED = 1234
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; training stops rather than write garbage checkpoints."""
+
+
+def prepare_run_dir(run_dir: Path, cfg: RunConfig, resume: bool, overwrite: bool) -> None:
+    """Create the run directory and save `config.toml`; refuse to silently mix two runs."""
+    run_dir = Path(run_dir)
+    if resume:
+        if latest_checkpoint(run_dir) is None:
+            raise FileNotFoundError(f"nothing to resume: {run_dir} has no checkpoints/step-*.pt")
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        if not overwrite:
+            raise FileExistsError(
+                f"run directory {str(run_dir)!r} is not empty; resume it with "
+                f"`knowgen train --resume {run_dir}`, pick another --out, or pass --overwrite"
+            )
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.toml")
+
+
+def stop_step(cfg: RunConfig, batches_per_epoch: int) -> int | None:
+    """The step at which the run ends by `steps`/`epochs` (the wall budget is checked live)."""
+    limits = []
+    if cfg.train.steps is not None:
+        limits.append(cfg.train.steps)
+    if cfg.train.epochs is not None:
+        limits.append(math.ceil(cfg.train.epochs * batches_per_epoch))
+    return min(limits) if limits else None
+
+
+@contextmanager
+def graceful_stop():
+    """Turn the first Ctrl-C / SIGTERM into a request to stop at the next step boundary.
+
+    Stopping between steps keeps the saved state exactly on the trajectory; a second Ctrl-C
+    interrupts at once.
+    """
+    requested = {"stop": False}
+
+    def handler(signum, frame):  # noqa: ARG001
+        if requested["stop"]:
+            raise KeyboardInterrupt
+        requested["stop"] = True
+        log.warning("stopping after this step and saving a checkpoint (Ctrl-C again to abort)")
+
+    in_main_thread = True
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread (e.g. inside some test runners)
+        in_main_thread = False
+    try:
+        yield requested
+    finally:
+        if in_main_thread:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+
+def fixed_noise(num: int, z_dim: int, device: torch.device) -> torch.Tensor:
+    """The same latent vectors at every sample grid, so grids show progress, not luck."""
+    generator = torch.Generator().manual_seed(FIXED_NOISE_SEED)
+    return torch.randn(num, z_dim, generator=generator).to(device)
+
+
+def write_samples(state: TrainState, noise: torch.Tensor, run_dir: Path, metrics: MetricsLog):
+    with torch.no_grad():
+        images = to_uint8(state.ema.model(noise))
+    path = run_dir / "samples" / f"step-{state.step:07d}.png"
+    save_grid(images, path, scale=display_scale(images.shape[-1]))
+    metrics.image(state.step, "samples", make_grid(images))
+    return path
+
+
+def train(
+    cfg: RunConfig,
+    run_dir: Path,
+    resume: bool = False,
+    overwrite: bool = False,
+    dataset: Dataset | None = None,
+) -> TrainState:
+    """Train the GAN in `cfg`; write checkpoints, samples and metrics under `run_dir`.
+
+    Args:
+        cfg: the resolved configuration (saved as `run_dir/config.toml`).
+        run_dir: the run directory; must be empty or absent unless `resume` or `overwrite`.
+        resume: continue from the newest checkpoint in `run_dir` on the same trajectory.
+        overwrite: delete an existing non-empty `run_dir` first.
+        dataset: an already loaded dataset (tests, benchmarks); default loads `cfg.data`.
+    """
+    run_dir = Path(run_dir)
+    prepare_run_dir(run_dir, cfg, resume, overwrite)
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    dataset = dataset if dataset is not None else load_dataset(cfg.data)
+    device = resolve_device(cfg.train.device)
+    state = init_state(cfg.model, cfg.train, dataset.image_shape, device)
+    metrics = MetricsLog(run_dir, cfg.train.tensorboard)
+    if resume:
+        checkpoint = latest_checkpoint(run_dir)
+        restore_state(state, load_checkpoint(checkpoint))
+        metrics.truncate_after(state.step)
+        log.info("resumed %s at step %d", run_dir, state.step)
+
+    images = dataset.images.to(device)
+    sampler = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.train.seed)
+    last_step = stop_step(cfg, sampler.batches_per_epoch)
+    budget_s = cfg.train.minutes * 60 if cfg.train.minutes is not None else math.inf
+    noise = fixed_noise(cfg.train.num_samples, state.z_dim, device)
+    meta = {
+        "config": config_to_dict(cfg),
+        "image_shape": list(dataset.image_shape),
+        "class_names": list(dataset.class_names),
+    }
+    train_cfg = cfg.train
+    progress = tqdm(
+        total=last_step,
+        initial=state.step,
+        unit="step",
+        dynamic_ncols=True,
+        mininterval=1.0 if sys.stderr.isatty() else 30.0,
+        desc=run_dir.name,
+    )
+    window_start, window_steps = time.perf_counter(), 0
+    sums: dict[str, float] = {}
+    try:
+        with graceful_stop() as stop:
+            step_start = time.perf_counter()
+            for index in sampler.iter_from(state.step):
+                if (last_step is not None and state.step >= last_step) or (
+                    state.elapsed_s >= budget_s or stop["stop"]
+                ):
+                    break
+                real = to_float(images[index])
+                update_g = (state.step + 1) % train_cfg.n_critic == 0
+                fake = generate_fake(state, len(real), with_grad=update_g)
+                logs = d_step(state, real, fake, cfg.loss)
+                if update_g:
+                    logs |= g_step(state, fake, cfg.loss)
+                state.ema.update(state.generator, state.step)
+                state.step += 1
+                check_finite(logs, state.step)
+                for key, value in logs.items():
+                    sums[key] = sums.get(key, 0.0) + float(value)
+                window_steps += 1
+                progress.update(1)
+
+                if state.step % train_cfg.log_every == 0:
+                    now = time.perf_counter()
+                    rates = window_steps * train_cfg.batch_size / max(now - window_start, 1e-9)
+                    record = {k: v / window_steps for k, v in sums.items()}
+                    record |= {"images_per_s": rates, "elapsed_s": state.elapsed_s}
+                    metrics.scalars(state.step, record)
+                    progress.set_postfix(
+                        d=f"{record.get('d_adv', 0):.3f}",
+                        g=f"{record.get('g_adv', 0):.3f}",
+                        img_s=f"{rates:.0f}",
+                    )
+                    window_start, window_steps, sums = now, 0, {}
+                if state.step % train_cfg.sample_every == 0:
+                    write_samples(state, noise, run_dir, metrics)
+                if state.step % train_cfg.checkpoint_every == 0:
+                    save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
+                now = time.perf_counter()
+                state.elapsed_s += now - step_start
+                step_start = now
+    finally:
+        progress.close()
+        metrics.close()
+
+    final_checkpoint = latest_checkpoint(run_dir)
+    if final_checkpoint is None or not final_checkpoint.name.endswith(f"{state.step:07d}.pt"):
+        save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
+    if state.step % train_cfg.sample_every != 0:
+        write_samples(state, noise, run_dir, MetricsLog(run_dir, use_tensorboard=False))
+    log.info("stopped at step %d after %.1f s of training", state.step, state.elapsed_s)
+    return state
+
+
+def check_finite(logs: dict[str, torch.Tensor], step: int) -> None:
+    """Stop the run on the first NaN/inf loss term, naming it."""
+    for name, value in logs.items():
+        if not math.isfinite(float(value)):
+            raise NonFiniteLossError(
+                f"loss term {name!r} became {float(value)} at step {step}; lower the learning "
+                "rates or change loss.kind. Earlier checkpoints are intact."
+            )

@@ -1,0 +1,62 @@
+"""Everything that changes while training, in one object that a checkpoint can hold."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from knowgen.models import ModelConfig, build_discriminator, build_generator
+from knowgen.train.config import TrainConfig
+from knowgen.train.ema import EMA
+
+
+@dataclass
+class TrainState:
+    """Models, optimizers, EMA and counters of a run."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    ema: EMA
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    device: torch.device
+    step: int = 0
+    elapsed_s: float = 0.0  # training wall time so far, over all resumes
+
+    @property
+    def z_dim(self) -> int:
+        return int(self.generator.z_dim)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` -> cuda when present else cpu; a requested but absent cuda is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"train.device={name!r} but no CUDA GPU is available; use 'cpu'")
+    return device
+
+
+def init_state(
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    image_shape: tuple[int, int, int],
+    device: torch.device,
+) -> TrainState:
+    """Fresh models and optimizers, seeded by `train_cfg.seed`."""
+    torch.manual_seed(train_cfg.seed)
+    generator = build_generator(model_cfg, image_shape).to(device)
+    discriminator = build_discriminator(model_cfg, image_shape).to(device)
+    return TrainState(
+        generator=generator,
+        discriminator=discriminator,
+        ema=EMA(generator, train_cfg.ema_halflife_steps),
+        opt_g=torch.optim.Adam(generator.parameters(), lr=train_cfg.lr_g, betas=train_cfg.betas),
+        opt_d=torch.optim.Adam(
+            discriminator.parameters(), lr=train_cfg.lr_d, betas=train_cfg.betas
+        ),
+        device=device,
+    )

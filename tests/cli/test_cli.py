@@ -1,0 +1,107 @@
+"""The command line: happy paths, and one clear line (exit 2) for every user mistake."""
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from knowgen.cli import app
+from knowgen.export import generate, load_generator
+from tests.conftest import TINY
+
+runner = CliRunner()
+TINY_ARGS = [arg for setting in TINY for arg in ("--set", setting)]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "tiny"
+    result = invoke("train", "--out", run, *TINY_ARGS)
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def test_presets_lists_descriptions():
+    result = invoke("presets")
+    assert result.exit_code == 0 and "dcgan" in result.output and "(default)" in result.output
+
+
+def test_export_then_sample_round_trip(trained_run, tmp_path):
+    result = invoke("export", trained_run, "--out", tmp_path / "export")
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (tmp_path / "export").iterdir()} == {
+        "generator.safetensors",
+        "generator.json",
+    }
+    from_export = generate(load_generator(tmp_path / "export"), 8, seed=3)
+    from_run = generate(load_generator(trained_run), 8, seed=3)
+    assert np.array_equal(from_export.numpy(), from_run.numpy())
+
+    out, npy = tmp_path / "grid.png", tmp_path / "images.npy"
+    result = invoke("sample", tmp_path / "export", "--n", 10, "--out", out, "--npy", npy)
+    assert result.exit_code == 0, result.output
+    assert np.load(npy).shape == (10, 1, 8, 8) and np.load(npy).dtype == np.uint8
+    assert Image.open(out).size[0] > 8
+
+
+def test_info_summarises_the_run(trained_run):
+    result = invoke("info", trained_run)
+    assert result.exit_code == 0, result.output
+    assert "step-0000040.pt" in result.output and "digits" in result.output
+
+
+def test_resume_extends_a_finished_run(trained_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    result = invoke("train", "--resume", copy, "--steps", 45)
+    assert result.exit_code == 0, result.output
+    assert "step 45" in result.output
+
+
+def test_train_on_an_image_folder(tmp_path):
+    for i in range(20):
+        Image.new("RGB", (12, 12), (i * 10, 0, 0)).save(tmp_path / f"{i}.png")
+    (tmp_path / "junk.jpg").write_bytes(b"not an image")
+    args = ["train", "--data", tmp_path, "--out", tmp_path / "run", *TINY_ARGS]
+    result = invoke(*args, "--set", "data.image_size=8", "--steps", 2)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--set", "train.wrong=1"], "unknown config key train.wrong"),
+        (["train", "--set", "train.steps=ten"], "train.steps must be an integer"),
+        (["train", "--data", "/no/such/place"], "neither a dataset name"),
+        (["train", "--set", 'data.path="/no/such"'], "no Fashion-MNIST IDX files"),
+        (["train", "--resume", "/no/such/run"], "does not exist"),
+        (["sample", "/no/such/run"], "does not exist"),
+        (["info", "/no/such/run"], "does not exist"),
+        (["export", "/no/such/run"], "no checkpoints"),
+    ],
+)
+def test_user_errors_are_one_clear_line(args, message, tmp_path):
+    result = invoke(*args, *(["--out", tmp_path / "x"] if args[:1] == ["train"] else []))
+    if "--resume" in args:
+        result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreadable_checkpoint_is_one_clear_line(trained_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    for checkpoint in (copy / "checkpoints").iterdir():
+        checkpoint.write_bytes(b"truncated")
+    result = invoke("sample", copy, "--out", tmp_path / "x.png")
+    assert result.exit_code == 2 and "unreadable or corrupt" in result.output

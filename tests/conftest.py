@@ -1,0 +1,57 @@
+"""Shared fixtures: an isolated cache, tiny configs and datasets, the real data when installed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from knowgen.config import resolve_config
+from knowgen.data.datasets import FASHION_MNIST_DEBIAN_DIR, Dataset
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Never touch the user's cache or data folders from a test."""
+    monkeypatch.setenv("KNOWGEN_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.delenv("KNOWGEN_DATA", raising=False)
+    torch.set_num_threads(2)
+
+
+TINY = [
+    'data.name="digits"',
+    'model.name="dcgan"',
+    "model.z_dim=8",
+    "model.width=8",
+    "train.batch_size=16",
+    "train.steps=40",
+    "train.log_every=10",
+    "train.sample_every=20",
+    "train.checkpoint_every=20",
+    "train.num_samples=16",
+    "train.tensorboard=false",
+    "train.ema_halflife_steps=10.0",
+]
+
+
+@pytest.fixture
+def tiny_config():
+    """A dcgan on 8x8 digits that trains in about a second."""
+
+    def make(*extra: str):
+        return resolve_config("dcgan", TINY + list(extra))
+
+    return make
+
+
+@pytest.fixture
+def random_dataset():
+    """A small random uint8 dataset (64 images, 1x8x8) with two classes."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (64, 1, 8, 8), generator=generator, dtype=torch.uint8)
+    return Dataset(images, torch.arange(64) % 2, ["a", "b"], "random")
+
+
+requires_fashion_mnist = pytest.mark.skipif(
+    not FASHION_MNIST_DEBIAN_DIR.is_dir(),
+    reason="Fashion-MNIST not installed (apt-get install -y dataset-fashion-mnist)",
+)

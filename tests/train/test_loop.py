@@ -1,0 +1,86 @@
+import json
+
+import pytest
+import torch
+
+from knowgen.data import DataConfig, load_dataset
+from knowgen.images import to_float
+from knowgen.train.loop import NonFiniteLossError, train
+from knowgen.train.state import init_state
+
+
+def d_margin(discriminator, real, fake):
+    discriminator.eval()
+    with torch.no_grad():
+        return (discriminator(real).mean() - discriminator(fake).mean()).item()
+
+
+def test_short_run_separates_real_from_fake(tiny_config, tmp_path):
+    cfg = tiny_config("train.steps=150")
+    initial = init_state(cfg.model, cfg.train, (1, 8, 8), torch.device("cpu"))
+    state = train(cfg, tmp_path / "run")
+    real = to_float(load_dataset(DataConfig(name="digits", split="test")).images[:256])
+    torch.manual_seed(1)
+    z = torch.randn(256, 8)
+    before = d_margin(initial.discriminator, real, initial.generator(z).detach())
+    after = d_margin(state.discriminator, real, state.generator(z).detach())
+    assert abs(before) < 0.05 and after > 0.2
+
+
+def test_run_directory_layout(tiny_config, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(), run)
+    assert (run / "config.toml").is_file()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step-0000020.pt",
+        "step-0000040.pt",
+    ]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == [
+        "step-0000020.png",
+        "step-0000040.png",
+    ]
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [10, 20, 30, 40]
+    assert {"d_adv", "g_adv", "d_real", "d_fake", "images_per_s"} <= set(records[0])
+
+
+def test_resume_continues_same_trajectory(tiny_config, tmp_path):
+    straight = train(tiny_config(), tmp_path / "straight")
+    train(tiny_config("train.steps=20"), tmp_path / "halves")
+    resumed = train(tiny_config(), tmp_path / "halves", resume=True)
+    assert resumed.step == straight.step == 40
+    for a, b in (
+        (straight.generator, resumed.generator),
+        (straight.discriminator, resumed.discriminator),
+        (straight.ema.model, resumed.ema.model),
+    ):
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y), name
+
+
+def test_epochs_and_minutes_stop_the_run(tiny_config, tmp_path):
+    state = train(tiny_config("train.steps=none", "train.epochs=0.5"), tmp_path / "a")
+    assert state.step == 45  # 1437 // 16 = 89 batches per epoch; ceil(44.5)
+    state = train(tiny_config("train.steps=none", "train.minutes=0.0001"), tmp_path / "b")
+    assert 1 <= state.step < 40
+
+
+def test_non_empty_run_dir_is_refused_without_resume(tiny_config, tmp_path):
+    train(tiny_config("train.steps=2"), tmp_path / "run")
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(tiny_config(), tmp_path / "run")
+    assert train(tiny_config("train.steps=2"), tmp_path / "run", overwrite=True).step == 2
+
+
+def test_nan_loss_stops_naming_the_term(tiny_config, tmp_path):
+    with pytest.raises(
+        NonFiniteLossError, match=r"loss term '[dg]_adv' became (nan|inf) at step [0-9]+"
+    ):
+        train(tiny_config("train.lr_d=1e30", "train.lr_g=1e30"), tmp_path / "run")
+
+
+@pytest.mark.parametrize("kind", ["hinge", "wgan-gp"])
+def test_other_losses_train(tiny_config, tmp_path, kind):
+    cfg = tiny_config(f'loss.kind="{kind}"', "train.steps=6", "train.n_critic=2")
+    state = train(cfg, tmp_path / kind)
+    assert state.step == 6
