@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from knowgen.data.datasets import DataConfig
 from knowgen.losses import LossConfig
+from knowgen.metrics.config import EvalConfig
 from knowgen.models.registry import ModelConfig
 from knowgen.train.config import TrainConfig
 
@@ -32,6 +33,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     description: str = ""
 
 
@@ -40,6 +42,7 @@ SECTIONS: dict[str, type] = {
     "model": ModelConfig,
     "loss": LossConfig,
     "train": TrainConfig,
+    "eval": EvalConfig,
 }
 
 

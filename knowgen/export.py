@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from knowgen.config import section_from_dict
+from knowgen.images import to_uint8
 from knowgen.models import ModelConfig, build_generator
 from knowgen.train.checkpoint import latest_checkpoint, load_checkpoint
 
@@ -38,6 +39,7 @@ def export_generator(run_dir: Path, out_dir: Path | None = None) -> Path:
     meta = {
         "format_version": EXPORT_FORMAT_VERSION,
         "model": payload["config"]["model"],
+        "data": payload["config"]["data"],
         "image_shape": payload["image_shape"],
         "class_names": payload["class_names"],
         "step": payload["step"],
@@ -66,6 +68,7 @@ def read_generator_source(path: Path) -> tuple[dict[str, Any], dict[str, torch.T
     payload = load_checkpoint(path)
     meta = {
         "model": payload["config"]["model"],
+        "data": payload["config"]["data"],
         "image_shape": payload["image_shape"],
         "class_names": payload["class_names"],
         "step": payload["step"],
@@ -108,8 +111,6 @@ def load_generator(path: str | Path) -> nn.Module:
 @torch.no_grad()
 def generate(generator: nn.Module, num: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
     """`num` uint8 images (N, C, H, W) from `generator`, reproducible for a given `seed`."""
-    from knowgen.images import to_uint8
-
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     out = []

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from knowgen.cli import export, info, presets, sample, train
+from knowgen.cli import evaluate, export, info, presets, sample, train
 
 app = typer.Typer(
     help="knowgen: train, sample, export and inspect knowledge-aware image generators.",
@@ -15,7 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (train, sample, export, info, presets):
+for module in (train, sample, evaluate, export, info, presets):
     app.command(name=module.NAME)(module.command)
 
 

@@ -54,6 +54,7 @@ def command(
     minutes: float = typer.Option(None, help="Stop after this much training wall time."),
     seed: int = typer.Option(None, help="Seed for weights, noise and data order."),
     device: str = typer.Option(None, help="cpu, cuda or auto."),
+    eval_every: int = typer.Option(None, help="Evaluate (FID, ...) every N steps; keep best."),
     resume: Path = typer.Option(None, help="Continue the run in this directory."),
     overwrite: bool = typer.Option(False, help="Delete a non-empty --out directory first."),
 ) -> None:
@@ -67,6 +68,7 @@ def command(
     overrides += stop_overrides(steps, epochs, minutes)
     overrides += [f"train.seed={seed}"] if seed is not None else []
     overrides += [f'train.device="{device}"'] if device else []
+    overrides += [f"eval.every_steps={eval_every}"] if eval_every else []
     if resume is not None:
         if preset or out or data:
             raise ValueError("--resume continues a run as configured; drop --preset/--out/--data")

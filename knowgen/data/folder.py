@@ -98,6 +98,4 @@ def load_folder(root: Path, image_size: int = 64, channels: int = 3) -> Dataset:
     tmp = cache_file.with_suffix(".tmp")
     torch.save(payload, tmp)
     tmp.replace(cache_file)
-    dataset = Dataset(images, label_tensor, class_names, "folder")
-    dataset.skipped = [str(p) for p in skipped]  # type: ignore[attr-defined]
-    return dataset
+    return Dataset(images, label_tensor, class_names, "folder")

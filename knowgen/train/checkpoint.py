@@ -60,16 +60,20 @@ def state_to_dict(state: TrainState, meta: dict[str, Any]) -> dict[str, Any]:
 
 def save_checkpoint(state: TrainState, meta: dict[str, Any], run_dir: Path, keep: int) -> Path:
     """Write `checkpoints/step-NNNNNNN.pt` atomically and delete all but the newest `keep`."""
-    folder = checkpoint_dir(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"step-{state.step:07d}.pt"
+    path = write_state(state, meta, checkpoint_dir(run_dir) / f"step-{state.step:07d}.pt")
+    for old in list_checkpoints(run_dir)[:-keep]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def write_state(state: TrainState, meta: dict[str, Any], path: Path) -> Path:
+    """Atomically write the training state to `path` (temp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(state_to_dict(state, meta), tmp)
     with open(tmp, "rb") as handle:  # make the bytes durable before the rename publishes them
         os.fsync(handle.fileno())
     os.replace(tmp, path)
-    for old in list_checkpoints(run_dir)[:-keep]:
-        old.unlink(missing_ok=True)
     return path
 
 

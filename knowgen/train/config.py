@@ -21,6 +21,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", or "auto"
     num_threads: int | None = None  # torch CPU threads; None = PyTorch's default (the cores)
+    flush_denormal: bool = True  # CPU: treat denormal floats as 0 (about 10% faster DCGAN steps)
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 1_000

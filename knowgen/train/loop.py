@@ -23,6 +23,7 @@ from knowgen.train.checkpoint import (
     restore_state,
     save_checkpoint,
 )
+from knowgen.train.evaluation import PeriodicEvaluation
 from knowgen.train.metrics_log import MetricsLog
 from knowgen.train.state import TrainState, init_state, resolve_device
 from knowgen.train.steps import d_step, g_step, generate_fake
@@ -108,6 +109,46 @@ def write_samples(state: TrainState, noise: torch.Tensor, run_dir: Path, metrics
     return path
 
 
+def train_step(state: TrainState, real: torch.Tensor, cfg: RunConfig) -> dict[str, torch.Tensor]:
+    """One D update, a G update every `n_critic` steps, the EMA update; returns the loss terms."""
+    update_g = (state.step + 1) % cfg.train.n_critic == 0
+    fake = generate_fake(state, len(real), with_grad=update_g)
+    logs = d_step(state, real, fake, cfg.loss)
+    if update_g:
+        logs |= g_step(state, fake, cfg.loss)
+    state.ema.update(state.generator, state.step)
+    state.step += 1
+    check_finite(logs, state.step)
+    return logs
+
+
+class LogWindow:
+    """Mean loss terms and images/s since the last log record."""
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        self._reset()
+
+    def _reset(self) -> None:
+        self.start, self.steps, self.sums = time.perf_counter(), 0, {}
+
+    def add(self, logs: dict[str, torch.Tensor]) -> None:
+        for key, value in logs.items():
+            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+        self.steps += 1
+
+    def pause(self, seconds: float) -> None:
+        """Leave `seconds` (spent on something other than training) out of the rate."""
+        self.start += seconds
+
+    def flush(self) -> dict[str, float]:
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        record = {k: v / self.steps for k, v in self.sums.items()}
+        record["images_per_s"] = self.steps * self.batch_size / seconds
+        self._reset()
+        return record
+
+
 def train(
     cfg: RunConfig,
     run_dir: Path,
@@ -128,6 +169,9 @@ def train(
     prepare_run_dir(run_dir, cfg, resume, overwrite)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
+    # Tiny values (Adam's second moments, saturated activations) become denormal floats, which
+    # x86 CPUs process many times slower; flushing them to zero changes no result that matters.
+    torch.set_flush_denormal(cfg.train.flush_denormal)
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     device = resolve_device(cfg.train.device)
     state = init_state(cfg.model, cfg.train, dataset.image_shape, device)
@@ -138,6 +182,8 @@ def train(
         metrics.truncate_after(state.step)
         log.info("resumed %s at step %d", run_dir, state.step)
 
+    evaluates = cfg.eval.every_steps or cfg.eval.every_minutes
+    evaluation = PeriodicEvaluation(cfg, run_dir, state.elapsed_s) if evaluates else None
     images = dataset.images.to(device)
     sampler = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.train.seed)
     last_step = stop_step(cfg, sampler.batches_per_epoch)
@@ -157,8 +203,7 @@ def train(
         mininterval=1.0 if sys.stderr.isatty() else 30.0,
         desc=run_dir.name,
     )
-    window_start, window_steps = time.perf_counter(), 0
-    sums: dict[str, float] = {}
+    window = LogWindow(train_cfg.batch_size)
     try:
         with graceful_stop() as stop:
             step_start = time.perf_counter()
@@ -167,48 +212,36 @@ def train(
                     state.elapsed_s >= budget_s or stop["stop"]
                 ):
                     break
-                real = to_float(images[index])
-                update_g = (state.step + 1) % train_cfg.n_critic == 0
-                fake = generate_fake(state, len(real), with_grad=update_g)
-                logs = d_step(state, real, fake, cfg.loss)
-                if update_g:
-                    logs |= g_step(state, fake, cfg.loss)
-                state.ema.update(state.generator, state.step)
-                state.step += 1
-                check_finite(logs, state.step)
-                for key, value in logs.items():
-                    sums[key] = sums.get(key, 0.0) + float(value)
-                window_steps += 1
+                window.add(train_step(state, to_float(images[index]), cfg))
                 progress.update(1)
-
                 if state.step % train_cfg.log_every == 0:
-                    now = time.perf_counter()
-                    rates = window_steps * train_cfg.batch_size / max(now - window_start, 1e-9)
-                    record = {k: v / window_steps for k, v in sums.items()}
-                    record |= {"images_per_s": rates, "elapsed_s": state.elapsed_s}
+                    record = window.flush() | {"elapsed_s": state.elapsed_s}
                     metrics.scalars(state.step, record)
                     progress.set_postfix(
                         d=f"{record.get('d_adv', 0):.3f}",
                         g=f"{record.get('g_adv', 0):.3f}",
-                        img_s=f"{rates:.0f}",
+                        img_s=f"{record['images_per_s']:.0f}",
                     )
-                    window_start, window_steps, sums = now, 0, {}
                 if state.step % train_cfg.sample_every == 0:
                     write_samples(state, noise, run_dir, metrics)
                 if state.step % train_cfg.checkpoint_every == 0:
                     save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
                 now = time.perf_counter()
                 state.elapsed_s += now - step_start
+                if evaluation is not None and evaluation.due(state):
+                    metrics.scalars(state.step, evaluation(state, meta))
+                    # evaluation time is not training time: the clocks skip it
+                    window.pause(time.perf_counter() - now)
+                    now = time.perf_counter()
                 step_start = now
+        final_checkpoint = latest_checkpoint(run_dir)
+        if final_checkpoint is None or not final_checkpoint.name.endswith(f"{state.step:07d}.pt"):
+            save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
+        if state.step % train_cfg.sample_every != 0:
+            write_samples(state, noise, run_dir, metrics)
     finally:
         progress.close()
         metrics.close()
-
-    final_checkpoint = latest_checkpoint(run_dir)
-    if final_checkpoint is None or not final_checkpoint.name.endswith(f"{state.step:07d}.pt"):
-        save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
-    if state.step % train_cfg.sample_every != 0:
-        write_samples(state, noise, run_dir, MetricsLog(run_dir, use_tensorboard=False))
     log.info("stopped at step %d after %.1f s of training", state.step, state.elapsed_s)
     return state
 

@@ -105,3 +105,18 @@ def test_unreadable_checkpoint_is_one_clear_line(trained_run, tmp_path):
         checkpoint.write_bytes(b"truncated")
     result = invoke("sample", copy, "--out", tmp_path / "x.png")
     assert result.exit_code == 2 and "unreadable or corrupt" in result.output
+
+
+KID = ["--set", "eval.kid_subset_size=100"]
+
+
+def test_evaluate_prints_a_table_and_writes_eval_json(trained_run):
+    import json
+
+    result = invoke("evaluate", trained_run, "--n", 300, *KID)
+    assert result.exit_code == 0, result.output
+    assert "FID (evaluator features)" in result.output and "precision" in result.output
+    scores = json.loads((trained_run / "eval.json").read_text())
+    assert scores["num_samples"] == 300 and scores["num_reference"] == 360
+    result = invoke("evaluate", trained_run, "--n", 300, "--json", *KID)
+    assert json.loads(result.stdout)["fid"] == scores["fid"]  # seeded samples: repeatable

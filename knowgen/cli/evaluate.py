@@ -1,0 +1,82 @@
+"""`knowgen evaluate`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from knowgen.cli.errors import reports_user_errors
+from knowgen.cli.train import data_overrides
+from knowgen.config import apply_overrides, build_config
+
+NAME = "evaluate"
+
+
+def format_table(scores: dict) -> str:
+    """Human-readable metric table (lower is better for FID/KID, higher for the rest)."""
+    rows = [
+        ("FID (evaluator features) v", f"{scores['fid']:.3f}"),
+        ("KID x 1000 v", f"{1000 * scores['kid']:.3f} +- {1000 * scores['kid_std']:.3f}"),
+        ("Inception Score ^", f"{scores['is']:.3f} +- {scores['is_std']:.3f}"),
+        ("precision ^ / recall ^", f"{scores['precision']:.3f} / {scores['recall']:.3f}"),
+        ("density ^ / coverage ^", f"{scores['density']:.3f} / {scores['coverage']:.3f}"),
+        ("classes covered (>= 1%)", f"{scores['modes_covered']}"),
+        ("class entropy (1 = even)", f"{scores['class_entropy']:.3f}"),
+        (
+            "samples / reference",
+            f"{scores['num_samples']} / {scores['num_reference']} "
+            f"({scores['reference_split']} split)",
+        ),
+        (
+            "evaluator (test accuracy)",
+            f"{scores['evaluator']} ({100 * scores['evaluator_test_accuracy']:.2f}%)",
+        ),
+    ]
+    if "inception_fid" in scores:
+        rows.insert(1, ("FID (Inception-v3)", f"{scores['inception_fid']:.3f}"))
+    if "eval_seconds" in scores:
+        rows.append(("time", f"{scores['eval_seconds']:.1f} s"))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+@reports_user_errors
+def command(
+    source: Path = typer.Argument(..., help="A run directory or an export folder."),
+    n: int = typer.Option(None, "--n", help="Samples to judge (default: eval.num_samples)."),
+    split: str = typer.Option(None, help="Real split to compare with: train or test."),
+    data: str = typer.Option(None, help="Judge against this dataset instead of the run's."),
+    set_: list[str] = typer.Option([], "--set", help="Override data.* or eval.* keys."),
+    inception_weights: Path = typer.Option(
+        None,
+        help="pt_inception-2015-12-05-6726825d.pth: also report the standard Inception-v3 FID "
+        "(slow on CPU; consider a smaller --n).",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Judge a generator with the dataset's evaluator network; writes eval.json beside it.
+
+    The evaluator (a classifier trained by knowgen, cached) and the real split's features are
+    computed on first need; later evaluations reuse them.
+    """
+    from knowgen.export import load_generator, read_generator_source
+    from knowgen.metrics.evaluate import evaluate_generator, evaluate_inception_fid
+
+    meta, _ = read_generator_source(source)
+    raw = {"data": dict(meta.get("data") or {})}
+    overrides = list(set_)
+    overrides += data_overrides(data) if data else []
+    overrides += [f"eval.num_samples={n}"] if n is not None else []
+    overrides += [f'eval.split="{split}"'] if split else []
+    cfg = build_config(apply_overrides(raw, overrides))
+    generator = load_generator(source)
+    scores = evaluate_generator(generator, cfg.data, cfg.eval)
+    if inception_weights is not None:
+        scores["inception_fid"] = evaluate_inception_fid(
+            generator, cfg.data, cfg.eval, inception_weights
+        )
+    folder = source if source.is_dir() else source.parent
+    (folder / "eval.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    typer.echo(json.dumps(scores, indent=2) if as_json else format_table(scores))

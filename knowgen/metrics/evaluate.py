@@ -1,0 +1,114 @@
+"""Judge a generator: samples -> evaluator features -> every metric, against a cached real split."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from knowgen.cache import cache_dir
+from knowgen.data import DataConfig, load_dataset
+from knowgen.export import generate
+from knowgen.metrics.classes import class_histogram, inception_score
+from knowgen.metrics.config import EvalConfig
+from knowgen.metrics.evaluator import Evaluator, load_or_train_evaluator
+from knowgen.metrics.features import FeatureSet, extract_features, reference_features
+from knowgen.metrics.fid import compute_fid, compute_kid
+from knowgen.metrics.prd import precision_recall_density_coverage
+
+log = logging.getLogger(__name__)
+
+
+def score_features(
+    real: FeatureSet, fake: FeatureSet, num_classes: int, cfg: EvalConfig
+) -> dict[str, Any]:
+    """Every unconditional metric of `fake` against `real`, in the evaluator's space."""
+    kid_mean, kid_std = compute_kid(
+        real.features, fake.features, cfg.kid_subsets, cfg.kid_subset_size
+    )
+    is_mean, is_std = inception_score(fake.logits)
+    scores: dict[str, Any] = {
+        "fid": compute_fid(real.features, fake.features),
+        "kid": kid_mean,
+        "kid_std": kid_std,
+        "is": is_mean,
+        "is_std": is_std,
+    }
+    scores |= precision_recall_density_coverage(real.features, fake.features, cfg.prd_k)
+    scores |= class_histogram(fake.logits, num_classes)
+    return scores
+
+
+def evaluate_images(
+    images: torch.Tensor, data_cfg: DataConfig, cfg: EvalConfig, evaluator: Evaluator | None = None
+) -> dict[str, Any]:
+    """Metrics of uint8 images (N, C, H, W) against `cfg.split` of the dataset in `data_cfg`."""
+    evaluator = evaluator or load_or_train_evaluator(data_cfg)
+    real = reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)
+    fake = extract_features(evaluator, images)
+    scores = score_features(real, fake, len(evaluator.class_names), cfg)
+    return scores | {
+        "num_samples": len(images),
+        "num_reference": len(real),
+        "reference_split": cfg.split,
+        "evaluator": evaluator.key,
+        "evaluator_test_accuracy": evaluator.test_accuracy,
+    }
+
+
+def evaluate_generator(
+    generator: nn.Module,
+    data_cfg: DataConfig,
+    cfg: EvalConfig,
+    evaluator: Evaluator | None = None,
+) -> dict[str, Any]:
+    """Generate `cfg.num_samples` images (seeded) and judge them; adds the time it took.
+
+    The global RNG is left untouched, so evaluating inside a training run does not change the
+    run's trajectory.
+    """
+    evaluator = evaluator or load_or_train_evaluator(data_cfg)
+    reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)  # cache before timing
+    with torch.random.fork_rng():
+        start = time.perf_counter()
+        images = generate(generator, cfg.num_samples, seed=cfg.seed)
+        scores = evaluate_images(images, data_cfg, cfg, evaluator)
+    return scores | {"eval_seconds": time.perf_counter() - start}
+
+
+def dataset_floor(data_cfg: DataConfig, cfg: EvalConfig, evaluator: Evaluator) -> dict[str, Any]:
+    """The dataset's own floor: real train images judged as if generated, against the test split."""
+    train_feats = reference_features(evaluator, data_cfg, "train", cfg.num_samples)
+    test_feats = reference_features(evaluator, data_cfg, "test", cfg.reference_num)
+    return score_features(test_feats, train_feats, len(evaluator.class_names), cfg)
+
+
+def evaluate_inception_fid(
+    generator: nn.Module, data_cfg: DataConfig, cfg: EvalConfig, weights: str | Path
+) -> float:
+    """Standard Inception-v3 FID of `cfg.num_samples` samples against the real split.
+
+    The real split's Inception features are cached, keyed by the weights file's hash.
+    """
+    from knowgen.metrics.inception import inception_features, load_inception
+
+    net = load_inception(weights)
+    digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]
+    tag = f"inception-{digest}-{data_cfg.name}-{cfg.split}-{cfg.reference_num or 'all'}"
+    cache = cache_dir("references") / f"{tag}.safetensors"
+    if cache.is_file():
+        real = load_file(str(cache))["features"]
+    else:
+        dataset = load_dataset(DataConfig(**{**asdict(data_cfg), "split": cfg.split}))
+        real = inception_features(net, dataset.images[: cfg.reference_num])
+        save_file({"features": real}, str(cache))
+    with torch.random.fork_rng():
+        fake = inception_features(net, generate(generator, cfg.num_samples, seed=cfg.seed))
+    return compute_fid(real, fake)

@@ -1,0 +1,250 @@
+"""The evaluator: a classifier trained by knowgen on a dataset, used only to judge generators.
+
+Inception-v3 FID needs weights from the web and was trained on photographs; on small domains
+(garments, digits) research instead judges in the feature space of a classifier trained on that
+domain. The evaluator is that classifier. It is trained reproducibly (fixed seed, fixed recipe) on
+first need, cached under `$KNOWGEN_CACHE/evaluators/`, and keyed by dataset, image shape and a hash
+of its recipe, so a changed recipe can never be confused with an old network. It is never used as
+a training signal: the *teacher* of knowledge transfer is a different network (other seed and
+architecture).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
+from tqdm import tqdm
+
+from knowgen.cache import cache_dir
+from knowgen.data import BatchSampler, DataConfig, Dataset, load_dataset
+from knowgen.images import to_float
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvaluatorRecipe:
+    """Everything that determines the evaluator's weights; its hash names the cache entry."""
+
+    architecture: str = "evalnet-v2"
+    widths: tuple[int, int, int] = (32, 64, 128)
+    depths: tuple[int, int, int] = (1, 1, 1)  # convolutions per stage
+    num_features: int = 256
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 3e-3
+    weight_decay: float = 5e-4
+    max_shift_px: int = 1  # random translation augmentation
+    use_hflip: bool = True  # random left-right flips (garments; never for digits or text)
+    seed: int = 20_240_917
+
+    def key(self) -> str:
+        text = json.dumps(asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+DEFAULT_RECIPE = EvaluatorRecipe()
+RECIPES: dict[str, EvaluatorRecipe] = {
+    "fashion-mnist": DEFAULT_RECIPE,
+    "digits": EvaluatorRecipe(use_hflip=False, epochs=10, batch_size=64),  # a mirrored 3 is no 3
+}
+
+
+def recipe_for(dataset_name: str) -> EvaluatorRecipe:
+    """The dataset's evaluator recipe; user folders get the default (flips included)."""
+    return RECIPES.get(dataset_name, DEFAULT_RECIPE)
+
+
+def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
+    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+
+
+class EvaluatorNet(nn.Module):
+    """Conv-BN-ReLU stages with 2x max-pooling, then a hidden dense layer -> logits.
+
+    The dense layer's activations are the features (their grid is flattened rather than averaged:
+    where a garment's parts sit matters). Works at any size (8 px digits to 64 px folders): the
+    last grid is pooled to at most 7x7.
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int, int],
+        num_classes: int,
+        widths: tuple[int, ...] = (32, 64, 128),
+        depths: tuple[int, ...] = (1, 1, 1),
+        num_features: int = 256,
+    ) -> None:
+        super().__init__()
+        channels, side, _ = image_shape
+        layers: list[nn.Module] = []
+        for i, (width, depth) in enumerate(zip(widths, depths, strict=True)):
+            layers += conv_bn_relu(channels, width)
+            for _ in range(depth - 1):
+                layers += conv_bn_relu(width, width)
+            if i < len(widths) - 1 and side >= 4:
+                layers.append(nn.MaxPool2d(2))
+                side //= 2
+            channels = width
+        grid = min(side, 7)
+        self.features = nn.Sequential(
+            *layers,
+            nn.AdaptiveAvgPool2d(grid),
+            nn.Flatten(),
+            nn.Linear(channels * grid * grid, num_features),
+            nn.ReLU(True),
+        )
+        self.dropout = nn.Dropout(0.3)
+        self.classifier = nn.Linear(num_features, num_classes)
+        self.num_features = num_features
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, C, H, W) in [-1, 1] -> (features (B, F), logits (B, K))."""
+        features = self.features(x)
+        return features, self.classifier(self.dropout(features))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[1]
+
+
+@dataclass
+class Evaluator:
+    """The trained network with what identifies and qualifies it."""
+
+    net: EvaluatorNet
+    key: str
+    test_accuracy: float
+    class_names: list[str]
+    image_shape: tuple[int, int, int]
+
+
+def evaluator_key(data_cfg: DataConfig, image_shape, recipe: EvaluatorRecipe) -> str:
+    source = data_cfg.name if data_cfg.name != "folder" else f"folder-{_path_hash(data_cfg.path)}"
+    shape = "x".join(str(s) for s in image_shape)
+    return f"{source}-{shape}-{recipe.architecture}-{recipe.key()}"
+
+
+def _path_hash(path: str | None) -> str:
+    return hashlib.sha256(str(Path(path or "").resolve()).encode()).hexdigest()[:8]
+
+
+def load_or_train_evaluator(
+    data_cfg: DataConfig, recipe: EvaluatorRecipe | None = None
+) -> Evaluator:
+    """The cached evaluator for `data_cfg`'s dataset and image shape, trained on first need.
+
+    Training it leaves the caller's global RNG untouched (a training run that evaluates keeps its
+    trajectory).
+    """
+    with torch.random.fork_rng():
+        return _load_or_train(data_cfg, recipe or recipe_for(data_cfg.name))
+
+
+def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
+    train_cfg = DataConfig(**{**asdict(data_cfg), "split": "train"})
+    test_cfg = DataConfig(**{**asdict(data_cfg), "split": "test"})
+    train_set = load_dataset(train_cfg)
+    if train_set.labels is None:
+        raise ValueError(
+            f"dataset {data_cfg.name!r} has no labels; the evaluator is a classifier and needs "
+            "class sub-folders (or a labelled dataset)"
+        )
+    key = evaluator_key(data_cfg, train_set.image_shape, recipe)
+    folder = cache_dir("evaluators")
+    weights, meta_path = folder / f"{key}.safetensors", folder / f"{key}.json"
+    num_classes = len(train_set.class_names) or int(train_set.labels.max()) + 1
+    net = EvaluatorNet(
+        train_set.image_shape, num_classes, recipe.widths, recipe.depths, recipe.num_features
+    )
+    if weights.is_file() and meta_path.is_file():
+        try:
+            net.load_state_dict(load_file(str(weights)))
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            return Evaluator(
+                net.eval(), key, meta["test_accuracy"], train_set.class_names, train_set.image_shape
+            )
+        except Exception as err:  # a damaged cache entry is retrained, never trusted
+            log.warning("retraining evaluator: cached %s unreadable (%s)", weights, err)
+
+    log.info("training the evaluator %s once (cached afterwards)", key)
+    test_set = _test_split_or_holdout(test_cfg, train_set)
+    train_classifier(net, train_set, recipe, desc="evaluator")
+    accuracy = classifier_accuracy(net, test_set)
+    log.info("evaluator %s: test accuracy %.2f%%", key, 100 * accuracy)
+    tmp = weights.with_suffix(".tmp")
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
+    tmp.replace(weights)
+    meta = {"test_accuracy": accuracy, "recipe": asdict(recipe), "dataset": data_cfg.name}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return Evaluator(net.eval(), key, accuracy, train_set.class_names, train_set.image_shape)
+
+
+def _test_split_or_holdout(test_cfg: DataConfig, train_set: Dataset) -> Dataset:
+    if test_cfg.name != "folder":
+        return load_dataset(test_cfg)
+    return train_set  # a folder has no test split: the accuracy printed is training accuracy
+
+
+def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
+    """Translate each image by its own whole-pixel offset in [-max_shift, max_shift] (the border
+    filled with background, -1)."""
+    if max_shift == 0:
+        return images
+    batch, _, height, width = images.shape
+    offsets = torch.randint(-max_shift, max_shift + 1, (batch, 2), generator=generator)
+    theta = torch.zeros(batch, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1.0
+    theta[:, 0, 2] = offsets[:, 0] * 2.0 / width
+    theta[:, 1, 2] = offsets[:, 1] * 2.0 / height
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    shifted = F.grid_sample(images + 1.0, grid, mode="nearest", align_corners=False)
+    return shifted - 1.0
+
+
+def train_classifier(
+    net: nn.Module, dataset: Dataset, recipe: EvaluatorRecipe, desc: str = "classifier"
+) -> None:
+    """Reproducible supervised training: AdamW + one-cycle LR, shift augmentation."""
+    torch.manual_seed(recipe.seed)
+    generator = torch.Generator().manual_seed(recipe.seed)
+    sampler = BatchSampler(len(dataset), recipe.batch_size, seed=recipe.seed)
+    steps = recipe.epochs * sampler.batches_per_epoch
+    optimizer = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps)
+    net.train()
+    progress = tqdm(range(steps), desc=f"training {desc}", unit="step", leave=False)
+    for step in progress:
+        index = sampler.batch(step)
+        images = random_shift(to_float(dataset.images[index]), recipe.max_shift_px, generator)
+        if recipe.use_hflip:
+            flip = torch.rand(len(images), generator=generator) < 0.5
+            images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        loss = F.cross_entropy(net(images), dataset.labels[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % 50 == 0:
+            progress.set_postfix(loss=f"{loss.item():.3f}")
+        if not math.isfinite(loss.item()):
+            raise RuntimeError(f"{desc} training diverged at step {step}")
+    net.eval()
+
+
+@torch.no_grad()
+def classifier_accuracy(net: nn.Module, dataset: Dataset, batch_size: int = 1000) -> float:
+    net.eval()
+    correct = 0
+    for start in range(0, len(dataset), batch_size):
+        logits = net(to_float(dataset.images[start : start + batch_size]))
+        correct += int((logits.argmax(1) == dataset.labels[start : start + batch_size]).sum())
+    return correct / len(dataset)

@@ -1,0 +1,74 @@
+"""Evaluator features and logits of image sets, and the cached ones of real data splits."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from knowgen.cache import cache_dir
+from knowgen.data import DataConfig, Dataset, load_dataset
+from knowgen.images import to_float
+from knowgen.metrics.evaluator import Evaluator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeatureSet:
+    """Evaluator outputs of N images: penultimate features (N, F) and class logits (N, K)."""
+
+    features: torch.Tensor
+    logits: torch.Tensor
+    labels: torch.Tensor | None = None  # the given classes, when known
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+@torch.no_grad()
+def extract_features(
+    evaluator: Evaluator, images: torch.Tensor, batch_size: int = 1000
+) -> FeatureSet:
+    """uint8 images (N, C, H, W) -> `FeatureSet` (float64 features for stable covariances)."""
+    if tuple(images.shape[1:]) != tuple(evaluator.image_shape):
+        raise ValueError(
+            f"images of shape {tuple(images.shape[1:])} cannot be judged by an evaluator "
+            f"trained on {tuple(evaluator.image_shape)}"
+        )
+    evaluator.net.eval()
+    features, logits = [], []
+    for start in range(0, len(images), batch_size):
+        f, lg = evaluator.net.forward_features(to_float(images[start : start + batch_size]))
+        features.append(f.double())
+        logits.append(lg.double())
+    return FeatureSet(torch.cat(features), torch.cat(logits))
+
+
+def reference_features(
+    evaluator: Evaluator, data_cfg: DataConfig, split: str, num: int | None = None
+) -> FeatureSet:
+    """Features of the first `num` images of a real split (all when None), cached on disk."""
+    cfg = DataConfig(**{**asdict(data_cfg), "split": split})
+    tag = f"{evaluator.key}-{split}-{num or 'all'}"
+    path = cache_dir("references") / f"{tag}.safetensors"
+    if path.is_file():
+        try:
+            saved = load_file(str(path))
+            return FeatureSet(saved["features"], saved["logits"], saved.get("labels"))
+        except Exception as err:
+            log.warning("recomputing reference features: %s unreadable (%s)", path, err)
+    dataset: Dataset = load_dataset(cfg)
+    images = dataset.images[:num] if num else dataset.images
+    feats = extract_features(evaluator, images)
+    if dataset.labels is not None:
+        feats.labels = dataset.labels[: len(images)].clone()
+    tensors = {"features": feats.features, "logits": feats.logits}
+    if feats.labels is not None:
+        tensors["labels"] = feats.labels
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp))
+    tmp.replace(path)
+    return feats
