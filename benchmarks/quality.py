@@ -2,7 +2,8 @@
 
 Every preset trains in its own run with `eval.every_minutes`; evaluation time is excluded from the
 training clock. The dataset's floor (real train images judged against the test split) is shown
-beside the curves. Writes a CSV (benchmarks/results/quality.csv; the committed copy is docs/quality-dcgan.csv), a PNG plot and a table in docs/benchmarks.md.
+beside the curves. Writes a CSV (benchmarks/results/quality.csv; a copy is committed in docs/),
+a PNG plot and a table in docs/benchmarks.md.
 
     python benchmarks/quality.py --presets dcgan --minutes 10 --points 10 --write-docs
 """

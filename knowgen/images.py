@@ -50,3 +50,29 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: 
     picture.save(tmp, format="PNG")
     tmp.replace(path)
     return path
+
+
+def arrange_by_class(
+    images: torch.Tensor, classes: torch.Tensor, num_classes: int, per_class: int
+) -> torch.Tensor:
+    """The first `per_class` images of each class (in the given order, no picking), one class per
+    row; missing places stay white. uint8 (num_classes * per_class, C, H, W)."""
+    rows = torch.full((num_classes, per_class, *images.shape[1:]), 255, dtype=torch.uint8)
+    for cls in range(num_classes):
+        members = images[classes == cls][:per_class]
+        rows[cls, : len(members)] = members
+    return rows.flatten(0, 1)
+
+
+def label_rows(picture: Image.Image, labels: list[str], row_height: int, pad: int) -> Image.Image:
+    """Prefix each row of a grid picture with its label (Pillow's built-in font, no files)."""
+    from PIL import ImageDraw
+
+    width = 8 + 7 * max(len(label) for label in labels)
+    canvas = Image.new(picture.mode, (picture.width + width, picture.height), "white")
+    canvas.paste(picture, (width, 0))
+    draw = ImageDraw.Draw(canvas)
+    fill = 0 if picture.mode == "L" else (0, 0, 0)
+    for i, label in enumerate(labels):
+        draw.text((4, pad + i * (row_height + pad) + row_height // 2 - 5), label, fill=fill)
+    return canvas

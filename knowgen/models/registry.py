@@ -27,8 +27,7 @@ class ModelConfig:
     width: int = 64  # dcgan: channels of the finest hidden stage (doubles per coarser stage)
     max_channels: int = 512
     hidden: int = 128  # seed: units of the generator's hidden Dense layer
-    d_batchnorm: bool = True  # dcgan: BatchNorm in D (turn off for wgan-gp, whose penalty is
-    # per-sample)
+    d_batchnorm: bool = True  # dcgan, seed: BatchNorm in D (off for wgan-gp: per-sample penalty)
 
     def __post_init__(self) -> None:
         if self.name not in GENERATORS:
@@ -46,7 +45,7 @@ GENERATORS: dict[str, Callable[[ModelConfig, ImageShape], nn.Module]] = {
 
 DISCRIMINATORS: dict[str, Callable[[ModelConfig, ImageShape], nn.Module]] = {
     "linear": lambda cfg, shape: LinearDiscriminator(shape),
-    "seed": lambda cfg, shape: SeedDiscriminator(shape),
+    "seed": lambda cfg, shape: SeedDiscriminator(shape, use_batchnorm=cfg.d_batchnorm),
     "dcgan": lambda cfg, shape: DCGANDiscriminator(
         shape, cfg.width, cfg.max_channels, cfg.d_batchnorm
     ),

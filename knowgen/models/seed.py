@@ -73,11 +73,19 @@ class SeedGenerator(nn.Module):
 
 class SeedDiscriminator(nn.Module):
     """Conv(64, k4, s2, same) -> LReLU -> BN, then 128 and 256 filters likewise -> Flatten ->
-    Dense(1) logit."""
+    Dense(1) logit.
+
+    `use_batchnorm=False` drops the three BatchNorms. With them, and D fed all-real and all-fake
+    batches, D separates the two by batch statistics alone and the MLP generator never learns
+    (its samples stay noise; see the `seed` preset), so the preset turns them off.
+    """
 
     def __init__(
-        self, image_shape: tuple[int, int, int], filters: tuple[int, ...] = (64, 128, 256)
-    ):
+        self,
+        image_shape: tuple[int, int, int],
+        filters: tuple[int, ...] = (64, 128, 256),
+        use_batchnorm: bool = True,
+    ) -> None:
         super().__init__()
         channels, height, width = image_shape
         layers: list[nn.Module] = []
@@ -85,8 +93,9 @@ class SeedDiscriminator(nn.Module):
             layers += [
                 SameConv2d(channels, out_channels, kernel_size=4, stride=2),
                 nn.LeakyReLU(0.2),
-                nn.BatchNorm2d(out_channels, momentum=0.2, eps=1e-3),
             ]
+            if use_batchnorm:
+                layers.append(nn.BatchNorm2d(out_channels, momentum=0.2, eps=1e-3))
             channels = out_channels
             height, width = math.ceil(height / 2), math.ceil(width / 2)
         self.features = nn.Sequential(*layers)

@@ -120,3 +120,11 @@ def test_evaluate_prints_a_table_and_writes_eval_json(trained_run):
     assert scores["num_samples"] == 300 and scores["num_reference"] == 360
     result = invoke("evaluate", trained_run, "--n", 300, "--json", *KID)
     assert json.loads(result.stdout)["fid"] == scores["fid"]  # seeded samples: repeatable
+
+
+def test_sample_by_class_writes_labelled_rows(trained_run, tmp_path):
+    out = tmp_path / "classes.png"
+    result = invoke("sample", trained_run, "--n", 200, "--by-class", 5, "--out", out)
+    assert result.exit_code == 0, result.output
+    width, height = Image.open(out).size
+    assert height > 10 * 8 and width > 5 * 8

@@ -70,7 +70,7 @@ def test_linear_generator_is_the_formula():
 
 
 def test_seed_models_follow_the_listing():
-    cfg = ModelConfig(name="seed")
+    cfg = ModelConfig(name="seed", d_batchnorm=True)
     generator = build_generator(cfg, (3, 64, 64))
     layers = [type(m).__name__ for m in generator.net]
     assert layers == ["Linear", "LeakyReLU", "BatchNorm1d", "Linear", "Tanh"]
@@ -85,6 +85,9 @@ def test_seed_models_follow_the_listing():
     ]
     assert discriminator.head.in_features == 256 * 8 * 8  # 'same' padding: 64 -> 32 -> 16 -> 8
     assert build_discriminator(cfg, (1, 28, 28)).head.in_features == 256 * 4 * 4  # 28->14->7->4
+    assert sum(isinstance(m, nn.BatchNorm2d) for m in discriminator.features) == 3
+    without = build_discriminator(ModelConfig(name="seed", d_batchnorm=False), (1, 28, 28))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in without.features)
 
 
 def test_dcgan_projection_equals_the_transposed_convolution():
