@@ -45,3 +45,23 @@ def test_sigkill_then_resume_reaches_the_straight_result(tmp_path):
     for key in ("generator", "discriminator", "ema_generator"):
         for name, tensor in a[key].items():
             assert torch.equal(tensor, b[key][name]), f"{key}.{name}"
+
+
+def test_ctrl_c_stops_at_a_step_boundary_with_a_checkpoint(tmp_path):
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    run = tmp_path / "interrupted"
+    process = run_cli("--out", str(run), *ARGS, env=env)
+    deadline = time.time() + 120
+    while latest_checkpoint(run) is None and time.time() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert "stopping after this step" in err
+    stopped = load_checkpoint(latest_checkpoint(run))["step"]
+    assert 25 <= stopped < 400  # stopped early, and saved where it stopped
+    assert (run / "samples" / f"step-{stopped:07d}.png").is_file()
+    resumed = run_cli("--resume", str(run), env=env)
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert load_checkpoint(latest_checkpoint(run))["step"] == 400
