@@ -178,11 +178,14 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
-    """Plain nested dict of `cfg` (tuples become lists, None values are dropped for TOML)."""
+    """Plain nested dict of `cfg`: tuples become lists and None becomes "none" (TOML has no null;
+    reading "none" back into an optional key gives None, not the key's default)."""
 
     def clean(obj: Any) -> Any:
+        if obj is None:
+            return "none"
         if isinstance(obj, dict):
-            return {k: clean(v) for k, v in obj.items() if v is not None}
+            return {k: clean(v) for k, v in obj.items()}
         if isinstance(obj, tuple | list):
             return [clean(v) for v in obj]
         return obj

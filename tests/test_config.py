@@ -57,7 +57,8 @@ def test_unknown_preset_lists_the_choices():
 
 
 def test_saved_config_reads_back_identically(tmp_path):
-    cfg = resolve_config("seed", ["train.minutes=2.5", 'data.path="/some where/x"'])
+    cfg = resolve_config("seed", ["train.minutes=2.5", "train.steps=none", 'data.path="/x y"'])
+    assert cfg.train.steps is None and cfg.data.image_size is None
     save_config(cfg, tmp_path / "config.toml")
     assert read_config(tmp_path / "config.toml") == cfg
 

@@ -33,6 +33,17 @@ def command(run_dir: Path = typer.Argument(..., help="A run directory.")) -> Non
     last = _last_record(run_dir / "metrics.jsonl")
     if last:
         lines.append("latest      " + ", ".join(f"{k}={v}" for k, v in last.items()))
+    best = run_dir / "checkpoints" / "best.json"
+    if best.is_file():
+        record = json.loads(best.read_text(encoding="utf-8"))
+        lines.append(f"best        FID {record['fid']:.3f} at step {record['step']} (best.pt)")
+    evaluation = run_dir / "eval.json"
+    if evaluation.is_file():
+        scores = json.loads(evaluation.read_text(encoding="utf-8"))
+        lines.append(
+            f"evaluated   FID {scores['fid']:.3f}, precision {scores['precision']:.3f}, "
+            f"recall {scores['recall']:.3f} on {scores['num_samples']} samples (eval.json)"
+        )
     samples = sorted((run_dir / "samples").glob("*.png"))
     lines.append(
         f"samples     {len(samples)} grid(s)" + (f", newest {samples[-1]}" if samples else "")

@@ -118,6 +118,7 @@ def test_evaluate_prints_a_table_and_writes_eval_json(trained_run):
     assert "FID (evaluator features)" in result.output and "precision" in result.output
     scores = json.loads((trained_run / "eval.json").read_text())
     assert scores["num_samples"] == 300 and scores["num_reference"] == 360
+    assert "evaluated   FID" in invoke("info", trained_run).output
     result = invoke("evaluate", trained_run, "--n", 300, "--json", *KID)
     assert json.loads(result.stdout)["fid"] == scores["fid"]  # seeded samples: repeatable
 
