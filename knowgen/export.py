@@ -97,6 +97,12 @@ def _read_export(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]
 
 def load_generator(path: str | Path) -> nn.Module:
     """The EMA generator stored at `path`, in eval mode on the CPU (`.z_dim` tells its input)."""
+    return load_generator_and_meta(path)[0]
+
+
+def load_generator_and_meta(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """`load_generator` plus the stored description (model, data, image shape, classes), read
+    from the same file once."""
     meta, weights = read_generator_source(Path(path))
     model_cfg = section_from_dict(ModelConfig, meta["model"], "model")
     generator = build_generator(model_cfg, tuple(meta["image_shape"]))
@@ -105,7 +111,7 @@ def load_generator(path: str | Path) -> nn.Module:
     except RuntimeError as err:
         raise ValueError(f"{path}: weights do not match model {model_cfg.name!r} ({err})") from None
     generator.class_names = list(meta.get("class_names", []))
-    return generator.eval()
+    return generator.eval(), meta
 
 
 @torch.no_grad()

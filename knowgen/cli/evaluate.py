@@ -61,17 +61,16 @@ def command(
     The evaluator (a classifier trained by knowgen, cached) and the real split's features are
     computed on first need; later evaluations reuse them.
     """
-    from knowgen.export import load_generator, read_generator_source
+    from knowgen.export import load_generator_and_meta
     from knowgen.metrics.evaluate import evaluate_generator, evaluate_inception_fid
 
-    meta, _ = read_generator_source(source)
+    generator, meta = load_generator_and_meta(source)
     raw = {"data": dict(meta.get("data") or {})}
     overrides = list(set_)
     overrides += data_overrides(data) if data else []
     overrides += [f"eval.num_samples={n}"] if n is not None else []
     overrides += [f'eval.split="{split}"'] if split else []
     cfg = build_config(apply_overrides(raw, overrides))
-    generator = load_generator(source)
     scores = evaluate_generator(generator, cfg.data, cfg.eval)
     if inception_weights is not None:
         scores["inception_fid"] = evaluate_inception_fid(

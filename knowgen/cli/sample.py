@@ -8,7 +8,7 @@ import numpy as np
 import typer
 
 from knowgen.cli.errors import reports_user_errors
-from knowgen.export import generate, load_generator
+from knowgen.export import generate, load_generator_and_meta
 from knowgen.images import display_scale, save_grid
 
 NAME = "sample"
@@ -32,11 +32,11 @@ def command(
     """Generate images from a trained generator (EMA weights) without unpickling anything."""
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
-    generator = load_generator(source)
+    generator, meta = load_generator_and_meta(source)
     images = generate(generator, n, seed=seed)
     scale = scale or display_scale(images.shape[-1])
     if by_class:
-        write_class_rows(source, images, by_class, out, scale)
+        write_class_rows(meta, images, by_class, out, scale)
     else:
         save_grid(images, out, nrow=nrow, scale=scale)
     typer.echo(f"wrote {n} samples to {out}")
@@ -45,18 +45,16 @@ def command(
         typer.echo(f"wrote {tuple(images.shape)} uint8 array to {npy}")
 
 
-def write_class_rows(source: Path, images, per_class: int, out: Path, scale: int) -> None:
+def write_class_rows(meta: dict, images, per_class: int, out: Path, scale: int) -> None:
     """One row per evaluator class, labelled, for unconditional generators."""
     from PIL import Image
 
     from knowgen.config import section_from_dict
     from knowgen.data import DataConfig
-    from knowgen.export import read_generator_source
     from knowgen.images import arrange_by_class, label_rows
     from knowgen.metrics.evaluator import load_or_train_evaluator
     from knowgen.metrics.features import extract_features
 
-    meta, _ = read_generator_source(source)
     evaluator = load_or_train_evaluator(section_from_dict(DataConfig, meta["data"], "data"))
     predicted = extract_features(evaluator, images).logits.argmax(1)
     names = evaluator.class_names

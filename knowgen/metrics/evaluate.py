@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,14 @@ def evaluate_images(
     """Metrics of uint8 images (N, C, H, W) against `cfg.split` of the dataset in `data_cfg`."""
     evaluator = evaluator or load_or_train_evaluator(data_cfg)
     real = reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)
+    return score_images(images, real, evaluator, cfg)
+
+
+def score_images(
+    images: torch.Tensor, real: FeatureSet, evaluator: Evaluator, cfg: EvalConfig
+) -> dict[str, Any]:
+    """`score_features` of uint8 images against already extracted real features, with what
+    identifies the comparison."""
     fake = extract_features(evaluator, images)
     scores = score_features(real, fake, len(evaluator.class_names), cfg)
     return scores | {
@@ -75,11 +83,11 @@ def evaluate_generator(
     run's trajectory.
     """
     evaluator = evaluator or load_or_train_evaluator(data_cfg)
-    reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)  # cache before timing
+    real = reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)  # before timing
     with torch.random.fork_rng():
         start = time.perf_counter()
         images = generate(generator, cfg.num_samples, seed=cfg.seed)
-        scores = evaluate_images(images, data_cfg, cfg, evaluator)
+        scores = score_images(images, real, evaluator, cfg)
     return scores | {"eval_seconds": time.perf_counter() - start}
 
 
@@ -106,7 +114,7 @@ def evaluate_inception_fid(
     if cache.is_file():
         real = load_file(str(cache))["features"]
     else:
-        dataset = load_dataset(DataConfig(**{**asdict(data_cfg), "split": cfg.split}))
+        dataset = load_dataset(replace(data_cfg, split=cfg.split))
         real = inception_features(net, dataset.images[: cfg.reference_num])
         save_file({"features": real}, str(cache))
     with torch.random.fork_rng():

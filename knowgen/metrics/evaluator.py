@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -150,9 +150,7 @@ def load_or_train_evaluator(
 
 
 def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
-    train_cfg = DataConfig(**{**asdict(data_cfg), "split": "train"})
-    test_cfg = DataConfig(**{**asdict(data_cfg), "split": "test"})
-    train_set = load_dataset(train_cfg)
+    train_set = load_dataset(replace(data_cfg, split="train"))
     if train_set.labels is None:
         raise ValueError(
             f"dataset {data_cfg.name!r} has no labels; the evaluator is a classifier and needs "
@@ -176,7 +174,7 @@ def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
             log.warning("retraining evaluator: cached %s unreadable (%s)", weights, err)
 
     log.info("training the evaluator %s once (cached afterwards)", key)
-    test_set = _test_split_or_holdout(test_cfg, train_set)
+    test_set = _test_split_or_holdout(replace(data_cfg, split="test"), train_set)
     train_classifier(net, train_set, recipe, desc="evaluator")
     accuracy = classifier_accuracy(net, test_set)
     log.info("evaluator %s: test accuracy %.2f%%", key, 100 * accuracy)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -51,7 +51,6 @@ def reference_features(
     evaluator: Evaluator, data_cfg: DataConfig, split: str, num: int | None = None
 ) -> FeatureSet:
     """Features of the first `num` images of a real split (all when None), cached on disk."""
-    cfg = DataConfig(**{**asdict(data_cfg), "split": split})
     tag = f"{evaluator.key}-{split}-{num or 'all'}"
     path = cache_dir("references") / f"{tag}.safetensors"
     if path.is_file():
@@ -60,7 +59,7 @@ def reference_features(
             return FeatureSet(saved["features"], saved["logits"], saved.get("labels"))
         except Exception as err:
             log.warning("recomputing reference features: %s unreadable (%s)", path, err)
-    dataset: Dataset = load_dataset(cfg)
+    dataset: Dataset = load_dataset(replace(data_cfg, split=split))
     images = dataset.images[:num] if num else dataset.images
     feats = extract_features(evaluator, images)
     if dataset.labels is not None:
