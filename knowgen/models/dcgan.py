@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from knowgen.knowledge import Conditions
 from knowgen.models.layers import init_dcgan_weights
 
 
@@ -60,7 +61,7 @@ class DCGANGenerator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """(B, z_dim) -> images (B, C, H, W) in [-1, 1].
 
         On a 1x1 input the first transposed convolution is exactly `z @ W.view(z_dim, -1)`;
@@ -97,6 +98,6 @@ class DCGANDiscriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """Images (B, C, H, W) -> logits (B,)."""
         return self.net(x).flatten()

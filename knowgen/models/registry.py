@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from knowgen.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from knowgen.models.layers import ConditionalBatchNorm2d
+from knowgen.models.sagan import SAGANDiscriminator, SAGANGenerator
 from knowgen.models.seed import (
     LinearDiscriminator,
     LinearGenerator,
@@ -28,39 +32,115 @@ class ModelConfig:
     max_channels: int = 512
     hidden: int = 128  # seed: units of the generator's hidden Dense layer
     d_batchnorm: bool = True  # dcgan, seed: BatchNorm in D (off for wgan-gp: per-sample penalty)
+    spectral_norm_g: bool = False  # spectral normalisation of every conv/linear weight of G
+    spectral_norm_d: bool = False  # ... of D (Miyato et al. 2018)
+    attention: Literal["self", "transformer"] = "self"  # sagan: gated attention or full block
+    attention_at: tuple[int, ...] = ()  # sagan: feature-map sides that get one, e.g. [14]
+    heads: int = 1  # sagan: attention heads
+    condition: Literal["none", "class"] = "none"  # sagan: knowledge the networks are given
+    cond_dim: int = 128  # sagan: width of G's class embedding (feeds conditional BatchNorm)
+    aux_classifier: bool = False  # sagan, conditional: ACGAN class head on D besides projection
 
     def __post_init__(self) -> None:
         if self.name not in GENERATORS:
             raise ValueError(f"unknown model.name {self.name!r}; choose from {sorted(GENERATORS)}")
-        for key in ("z_dim", "width", "max_channels", "hidden"):
+        for key in ("z_dim", "width", "max_channels", "hidden", "heads", "cond_dim"):
             if getattr(self, key) < 1:
                 raise ValueError(f"model.{key} must be >= 1, got {getattr(self, key)}")
+        if self.name != "sagan":
+            for key, off in (("attention_at", ()), ("condition", "none")):
+                if getattr(self, key) != off:
+                    raise ValueError(f"model.{key} needs model.name='sagan' (got {self.name!r})")
+        if self.aux_classifier and self.condition == "none":
+            raise ValueError("model.aux_classifier needs a conditional model (model.condition)")
+
+    @property
+    def conditional(self) -> bool:
+        return self.condition != "none"
 
 
-GENERATORS: dict[str, Callable[[ModelConfig, ImageShape], nn.Module]] = {
-    "linear": lambda cfg, shape: LinearGenerator(cfg.z_dim, shape),
-    "seed": lambda cfg, shape: SeedGenerator(cfg.z_dim, shape, cfg.hidden),
-    "dcgan": lambda cfg, shape: DCGANGenerator(cfg.z_dim, shape, cfg.width, cfg.max_channels),
+# Each builder gets the config, the image shape (C, H, W) and the number of classes the
+# conditioning may use (0 = unconditional).
+Builder = Callable[[ModelConfig, ImageShape, int], nn.Module]
+
+GENERATORS: dict[str, Builder] = {
+    "linear": lambda cfg, shape, k: LinearGenerator(cfg.z_dim, shape),
+    "seed": lambda cfg, shape, k: SeedGenerator(cfg.z_dim, shape, cfg.hidden),
+    "dcgan": lambda cfg, shape, k: DCGANGenerator(cfg.z_dim, shape, cfg.width, cfg.max_channels),
+    "sagan": lambda cfg, shape, k: SAGANGenerator(
+        cfg.z_dim,
+        shape,
+        cfg.width,
+        cfg.max_channels,
+        cfg.attention_at,
+        cfg.attention,
+        cfg.heads,
+        num_classes=k,
+        cond_dim=cfg.cond_dim,
+    ),
 }
 
-DISCRIMINATORS: dict[str, Callable[[ModelConfig, ImageShape], nn.Module]] = {
-    "linear": lambda cfg, shape: LinearDiscriminator(shape),
-    "seed": lambda cfg, shape: SeedDiscriminator(shape, use_batchnorm=cfg.d_batchnorm),
-    "dcgan": lambda cfg, shape: DCGANDiscriminator(
+DISCRIMINATORS: dict[str, Builder] = {
+    "linear": lambda cfg, shape, k: LinearDiscriminator(shape),
+    "seed": lambda cfg, shape, k: SeedDiscriminator(shape, use_batchnorm=cfg.d_batchnorm),
+    "dcgan": lambda cfg, shape, k: DCGANDiscriminator(
         shape, cfg.width, cfg.max_channels, cfg.d_batchnorm
+    ),
+    "sagan": lambda cfg, shape, k: SAGANDiscriminator(
+        shape,
+        cfg.width,
+        cfg.max_channels,
+        cfg.attention_at,
+        cfg.attention,
+        cfg.heads,
+        num_classes=k,
+        aux_classifier=cfg.aux_classifier,
+        use_batchnorm=cfg.d_batchnorm,
     ),
 }
 
 
-def build_generator(cfg: ModelConfig, image_shape: ImageShape) -> nn.Module:
-    """The generator named by `cfg.name` for images of shape (C, H, W)."""
+def condition_classes(cfg: ModelConfig, num_classes: int) -> int:
+    """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional."""
+    if not cfg.conditional:
+        return 0
+    if num_classes < 1:
+        raise ValueError(
+            f"model.condition={cfg.condition!r} needs a dataset with labels; this one has none"
+        )
+    return num_classes
+
+
+def add_spectral_norm(module: nn.Module) -> nn.Module:
+    """Spectrally normalise every conv and linear weight of `module` (Miyato et al. 2018).
+
+    Embeddings are left alone (the projection term reads them as directions, not as a layer), and
+    so are conditional BatchNorm's FiLM layers: they start at zero, where the spectral norm is 0.
+    """
+    film = {
+        id(m.film) for m in module.modules() if isinstance(m, ConditionalBatchNorm2d) and m.cond_dim
+    }
+    for layer in list(module.modules()):
+        if isinstance(layer, nn.Conv2d | nn.ConvTranspose2d | nn.Linear) and id(layer) not in film:
+            spectral_norm(layer)
+    return module
+
+
+def build_generator(cfg: ModelConfig, image_shape: ImageShape, num_classes: int = 0) -> nn.Module:
+    """The generator named by `cfg.name` for images of shape (C, H, W); `num_classes` is the
+    dataset's (used only when `cfg.condition` asks for classes)."""
     if cfg.name not in GENERATORS:
         raise ValueError(f"unknown model.name {cfg.name!r}; choose from {sorted(GENERATORS)}")
-    return GENERATORS[cfg.name](cfg, tuple(image_shape))
+    generator = GENERATORS[cfg.name](cfg, tuple(image_shape), condition_classes(cfg, num_classes))
+    return add_spectral_norm(generator) if cfg.spectral_norm_g else generator
 
 
-def build_discriminator(cfg: ModelConfig, image_shape: ImageShape) -> nn.Module:
+def build_discriminator(
+    cfg: ModelConfig, image_shape: ImageShape, num_classes: int = 0
+) -> nn.Module:
     """The discriminator named by `cfg.name` for images of shape (C, H, W)."""
     if cfg.name not in DISCRIMINATORS:
         raise ValueError(f"unknown model.name {cfg.name!r}; choose from {sorted(DISCRIMINATORS)}")
-    return DISCRIMINATORS[cfg.name](cfg, tuple(image_shape))
+    k = condition_classes(cfg, num_classes)
+    discriminator = DISCRIMINATORS[cfg.name](cfg, tuple(image_shape), k)
+    return add_spectral_norm(discriminator) if cfg.spectral_norm_d else discriminator

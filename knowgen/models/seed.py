@@ -13,6 +13,7 @@ import math
 import torch
 from torch import nn
 
+from knowgen.knowledge import Conditions
 from knowgen.models.layers import SameConv2d, init_keras_weights
 
 
@@ -27,7 +28,7 @@ class LinearGenerator(nn.Module):
         nn.init.normal_(self.linear.weight, 0.0, 0.02)
         nn.init.zeros_(self.linear.bias)
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """(B, z_dim) -> images (B, C, H, W) in [-1, 1]."""
         return torch.tanh(self.linear(z)).view(-1, *self.image_shape)
 
@@ -43,7 +44,7 @@ class LinearDiscriminator(nn.Module):
         self.weight = nn.Parameter(torch.zeros(1, math.prod(image_shape) + 1))
         nn.init.normal_(self.weight, 0.0, 0.02)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """Images (B, C, H, W) -> logits (B,)."""
         flat = x.flatten(1)
         augmented = torch.cat([flat, flat.new_ones(len(flat), 1)], dim=1)  # [x; 1]
@@ -66,7 +67,7 @@ class SeedGenerator(nn.Module):
         )
         self.apply(init_keras_weights)
 
-    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """(B, z_dim) -> images (B, C, H, W) in [-1, 1]."""
         return self.net(z).view(-1, *self.image_shape)
 
@@ -102,6 +103,6 @@ class SeedDiscriminator(nn.Module):
         self.head = nn.Linear(channels * height * width, 1)
         self.apply(init_keras_weights)
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """Images (B, C, H, W) -> logits (B,)."""
         return self.head(self.features(x).flatten(1)).squeeze(1)

@@ -1,0 +1,106 @@
+"""SAGAN-style models: conditioning shapes, the projection head, the auxiliary classifier,
+spectral normalisation and config validation."""
+
+import pytest
+import torch
+from torch import nn
+
+from knowgen.models import ModelConfig, build_discriminator, build_generator
+from knowgen.models.layers import SelfAttention2d
+
+COND = ModelConfig(name="sagan", z_dim=8, width=8, attention_at=(7,), condition="class")
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 8, 8)])
+def test_conditional_shapes(shape):
+    cfg = ModelConfig(name="sagan", z_dim=8, width=8, condition="class", aux_classifier=True)
+    generator, discriminator = build_generator(cfg, shape, 4), build_discriminator(cfg, shape, 4)
+    cond = {"class": torch.tensor([0, 1, 3])}
+    images = generator(torch.randn(3, 8), cond)
+    assert images.shape == (3, *shape) and images.abs().max() <= 1
+    logits, aux = discriminator.forward_with_aux(images, cond)
+    assert logits.shape == (3,) and aux.shape == (3, 4)
+
+
+def test_attention_sits_where_asked_in_both_networks():
+    generator = build_generator(COND, (1, 28, 28), 10)
+    discriminator = build_discriminator(COND, (1, 28, 28), 10)
+    for net in (generator, discriminator):
+        assert sum(isinstance(m, SelfAttention2d) for m in net.modules()) == 1
+    with pytest.raises(ValueError, match=r"choose from \[7, 14\]"):
+        build_generator(ModelConfig(name="sagan", attention_at=(28,)), (1, 28, 28))
+
+
+def test_the_class_changes_the_generated_image():
+    torch.manual_seed(0)
+    generator = build_generator(COND, (1, 28, 28), 10).train()
+    for norm in generator.norms:  # FiLM starts at zero: give it something to say
+        nn.init.normal_(norm.film.weight)
+    z = torch.randn(1, 8).repeat(2, 1)
+    images = generator(z, {"class": torch.tensor([0, 5])})
+    assert not torch.allclose(images[0], images[1])
+
+
+def test_projection_head_is_linear_plus_inner_product_with_the_class_embedding():
+    torch.manual_seed(0)
+    discriminator = build_discriminator(COND, (1, 28, 28), 10).eval()  # BatchNorm: fixed stats
+    x, labels = torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 3, 9])
+    h = discriminator.features(x)
+    expected = discriminator.head(h).flatten() + (discriminator.encoder.table(labels) * h).sum(1)
+    assert torch.allclose(discriminator(x, {"class": labels}), expected, atol=1e-5)
+    # the same image scored under two classes differs only by the projection term
+    both = discriminator(x[:1].repeat(2, 1, 1, 1), {"class": torch.tensor([1, 2])})
+    table = discriminator.encoder.table.weight
+    assert torch.allclose(both[0] - both[1], ((table[1] - table[2]) * h[0]).sum(), atol=1e-4)
+
+
+def test_unconditional_sagan_has_no_class_parts():
+    cfg = ModelConfig(name="sagan", z_dim=8, width=8)
+    generator, discriminator = (
+        build_generator(cfg, (1, 28, 28), 10),
+        build_discriminator(cfg, (1, 28, 28), 10),
+    )
+    assert generator.encoder is None and discriminator.encoder is None
+    assert generator(torch.randn(2, 8)).shape == (2, 1, 28, 28)
+
+
+def test_spectral_norm_bounds_each_weight_by_one():
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        name="sagan",
+        z_dim=8,
+        width=8,
+        spectral_norm_d=True,
+        spectral_norm_g=True,
+        condition="class",
+        attention_at=(7,),
+    )
+    discriminator = build_discriminator(cfg, (1, 28, 28), 10)
+    generator = build_generator(cfg, (1, 28, 28), 10)
+    x = torch.randn(4, 1, 28, 28)
+    for _ in range(30):  # power iterations run in training-mode forwards
+        discriminator(x, {"class": torch.zeros(4, dtype=torch.long)})
+    conv = discriminator.trunk[0]
+    sigma = torch.linalg.matrix_norm(conv.weight.flatten(1), ord=2)
+    assert abs(float(sigma.detach()) - 1.0) < 0.05
+    # FiLM layers start at zero and are left alone (their spectral norm would be 0/0)
+    assert all(not hasattr(n.film, "parametrizations") for n in generator.norms)
+    assert torch.isfinite(generator(torch.randn(2, 8), {"class": torch.tensor([1, 2])})).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "dcgan", "condition": "class"}, "needs model.name='sagan'"),
+        ({"name": "dcgan", "attention_at": (7,)}, "needs model.name='sagan'"),
+        ({"name": "sagan", "aux_classifier": True}, "needs a conditional model"),
+    ],
+)
+def test_config_rejects_impossible_combinations(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**kwargs)
+
+
+def test_conditional_model_needs_labels():
+    with pytest.raises(ValueError, match="needs a dataset with labels"):
+        build_generator(COND, (1, 28, 28), 0)
