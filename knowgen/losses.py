@@ -19,8 +19,15 @@ class LossConfig:
     kind: LossKind = "non-saturating"
     gp_weight: float = 10.0  # WGAN-GP penalty weight lambda (Gulrajani et al. 2017)
     label_smoothing: float = 0.0  # one-sided: real targets become 1 - s (Salimans et al. 2016)
+    r1_weight: float = 0.0  # gamma of the R1 penalty on real images (Mescheder et al. 2018)
+    r1_every: int = 16  # lazy R1: applied every k D steps, scaled by k (Karras et al. 2020)
+    aux_weight: float = 1.0  # ACGAN class loss weight, when D has an auxiliary classifier
 
     def __post_init__(self) -> None:
+        if self.r1_weight < 0 or self.aux_weight < 0:
+            raise ValueError("loss.r1_weight and loss.aux_weight must be >= 0")
+        if self.r1_every < 1:
+            raise ValueError(f"loss.r1_every must be >= 1, got {self.r1_every}")
         if self.gp_weight < 0:
             raise ValueError(f"loss.gp_weight must be >= 0, got {self.gp_weight}")
         if not 0 <= self.label_smoothing < 0.5:
@@ -68,6 +75,13 @@ def gradient_penalty(
     scores = discriminator(mixed)
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1.0) ** 2).mean()
+
+
+def r1_penalty(scores: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """E[||grad_x D(x)||^2] on real images `real` (made with requires_grad) whose logits are
+    `scores`; pulls D's gradient at the data towards zero (Mescheder et al. 2018)."""
+    (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()
 
 
 D_LOSSES = {

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from knowgen.augment import parse_policy
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -28,6 +30,7 @@ class TrainConfig:
     keep_checkpoints: int = 3
     num_samples: int = 64  # images in each fixed-noise sample grid
     tensorboard: bool = True
+    diffaugment: str = ""  # DiffAugment transforms for D's inputs, e.g. "color,translation,cutout"
 
     def __post_init__(self) -> None:
         if self.steps is None and self.epochs is None and self.minutes is None:
@@ -52,6 +55,7 @@ class TrainConfig:
             raise ValueError("train.lr_g and train.lr_d must be > 0")
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
+        parse_policy(self.diffaugment)
         if self.ema_halflife_steps < 0:
             raise ValueError(
                 f"train.ema_halflife_steps must be >= 0, got {self.ema_halflife_steps}"

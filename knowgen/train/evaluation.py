@@ -17,6 +17,7 @@ from knowgen.train.state import TrainState
 log = logging.getLogger(__name__)
 
 LOGGED = ("fid", "kid", "is", "precision", "recall", "density", "coverage", "modes_covered")
+CONDITIONAL = ("conditional_accuracy", "intra_fid")
 
 
 class PeriodicEvaluation:
@@ -54,7 +55,7 @@ class PeriodicEvaluation:
         from knowgen.metrics.evaluate import evaluate_generator
 
         scores = evaluate_generator(state.ema.model, self.cfg.data, self.cfg.eval, self.evaluator)
-        record = {key: scores[key] for key in LOGGED}
+        record = {key: scores[key] for key in LOGGED + CONDITIONAL if key in scores}
         record |= {"eval_seconds": scores["eval_seconds"], "elapsed_s": state.elapsed_s}
         if self.cfg.eval.keep_best and scores["fid"] < self.best_fid:
             self.best_fid = scores["fid"]

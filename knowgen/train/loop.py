@@ -14,9 +14,11 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from knowgen.augment import parse_policy
 from knowgen.config import RunConfig, config_to_dict, save_config
 from knowgen.data import BatchSampler, Dataset, load_dataset
 from knowgen.images import display_scale, make_grid, save_grid, to_float, to_uint8
+from knowgen.knowledge import Conditions, balanced_classes
 from knowgen.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -100,22 +102,42 @@ def fixed_noise(num: int, z_dim: int, device: torch.device) -> torch.Tensor:
     return torch.randn(num, z_dim, generator=generator).to(device)
 
 
-def write_samples(state: TrainState, noise: torch.Tensor, run_dir: Path, metrics: MetricsLog):
+def fixed_conditions(num: int, num_classes: int, device: torch.device) -> Conditions | None:
+    """Classes 0..K-1 repeated: with K images per grid row, each column is one class."""
+    if not num_classes:
+        return None
+    return {"class": balanced_classes(num, num_classes).to(device)}
+
+
+def write_samples(
+    state: TrainState,
+    noise: torch.Tensor,
+    cond: Conditions | None,
+    run_dir: Path,
+    metrics: MetricsLog,
+):
     with torch.no_grad():
-        images = to_uint8(state.ema.model(noise))
+        images = to_uint8(state.ema.model(noise, cond))
     path = run_dir / "samples" / f"step-{state.step:07d}.png"
-    save_grid(images, path, scale=display_scale(images.shape[-1]))
-    metrics.image(state.step, "samples", make_grid(images))
+    nrow = state.num_classes or None
+    save_grid(images, path, nrow=nrow, scale=display_scale(images.shape[-1]))
+    metrics.image(state.step, "samples", make_grid(images, nrow))
     return path
 
 
-def train_step(state: TrainState, real: torch.Tensor, cfg: RunConfig) -> dict[str, torch.Tensor]:
-    """One D update, a G update every `n_critic` steps, the EMA update; returns the loss terms."""
+def train_step(
+    state: TrainState, real: torch.Tensor, cfg: RunConfig, real_cond: Conditions | None = None
+) -> dict[str, torch.Tensor]:
+    """One D update, a G update every `n_critic` steps, the EMA update; returns the loss terms.
+
+    `real_cond` holds the real batch's conditions (e.g. its labels) for a conditional model.
+    """
     update_g = (state.step + 1) % cfg.train.n_critic == 0
-    fake = generate_fake(state, len(real), with_grad=update_g)
-    logs = d_step(state, real, fake, cfg.loss)
+    policy = parse_policy(cfg.train.diffaugment)
+    fake, fake_cond = generate_fake(state, len(real), with_grad=update_g)
+    logs = d_step(state, real, real_cond, fake, fake_cond, cfg.loss, policy)
     if update_g:
-        logs |= g_step(state, fake, cfg.loss)
+        logs |= g_step(state, fake, fake_cond, cfg.loss, policy)
     state.ema.update(state.generator, state.step)
     state.step += 1
     check_finite(logs, state.step)
@@ -174,7 +196,8 @@ def train(
     torch.set_flush_denormal(cfg.train.flush_denormal)
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     device = resolve_device(cfg.train.device)
-    state = init_state(cfg.model, cfg.train, dataset.image_shape, device)
+    num_classes = len(dataset.class_names) if dataset.labels is not None else 0
+    state = init_state(cfg.model, cfg.train, dataset.image_shape, device, num_classes)
     metrics = MetricsLog(run_dir, cfg.train.tensorboard)
     if resume:
         checkpoint = latest_checkpoint(run_dir)
@@ -185,10 +208,12 @@ def train(
     evaluates = cfg.eval.every_steps or cfg.eval.every_minutes
     evaluation = PeriodicEvaluation(cfg, run_dir, state.elapsed_s) if evaluates else None
     images = dataset.images.to(device)
+    labels = dataset.labels.to(device) if state.num_classes else None
     sampler = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.train.seed)
     last_step = stop_step(cfg, sampler.batches_per_epoch)
     budget_s = cfg.train.minutes * 60 if cfg.train.minutes is not None else math.inf
     noise = fixed_noise(cfg.train.num_samples, state.z_dim, device)
+    noise_cond = fixed_conditions(cfg.train.num_samples, state.num_classes, device)
     meta = {
         "config": config_to_dict(cfg),
         "image_shape": list(dataset.image_shape),
@@ -212,7 +237,8 @@ def train(
                     state.elapsed_s >= budget_s or stop["stop"]
                 ):
                     break
-                window.add(train_step(state, to_float(images[index]), cfg))
+                real_cond = {"class": labels[index]} if labels is not None else None
+                window.add(train_step(state, to_float(images[index]), cfg, real_cond))
                 progress.update(1)
                 if state.step % train_cfg.log_every == 0:
                     record = window.flush() | {"elapsed_s": state.elapsed_s}
@@ -223,7 +249,7 @@ def train(
                         img_s=f"{record['images_per_s']:.0f}",
                     )
                 if state.step % train_cfg.sample_every == 0:
-                    write_samples(state, noise, run_dir, metrics)
+                    write_samples(state, noise, noise_cond, run_dir, metrics)
                 if state.step % train_cfg.checkpoint_every == 0:
                     save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
                 now = time.perf_counter()
@@ -238,7 +264,7 @@ def train(
         if final_checkpoint is None or not final_checkpoint.name.endswith(f"{state.step:07d}.pt"):
             save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
         if state.step % train_cfg.sample_every != 0:
-            write_samples(state, noise, run_dir, metrics)
+            write_samples(state, noise, noise_cond, run_dir, metrics)
     finally:
         progress.close()
         metrics.close()

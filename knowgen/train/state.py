@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from knowgen.models import ModelConfig, build_discriminator, build_generator
+from knowgen.models.registry import condition_classes
 from knowgen.train.config import TrainConfig
 from knowgen.train.ema import EMA
 
@@ -24,6 +25,7 @@ class TrainState:
     device: torch.device
     step: int = 0
     elapsed_s: float = 0.0  # training wall time so far, over all resumes
+    num_classes: int = 0  # classes the networks are conditioned on (0 = unconditional)
 
     @property
     def z_dim(self) -> int:
@@ -45,11 +47,13 @@ def init_state(
     train_cfg: TrainConfig,
     image_shape: tuple[int, int, int],
     device: torch.device,
+    num_classes: int = 0,
 ) -> TrainState:
-    """Fresh models and optimizers, seeded by `train_cfg.seed`."""
+    """Fresh models and optimizers, seeded by `train_cfg.seed`; `num_classes` is the dataset's
+    (used when the model is conditional)."""
     torch.manual_seed(train_cfg.seed)
-    generator = build_generator(model_cfg, image_shape).to(device)
-    discriminator = build_discriminator(model_cfg, image_shape).to(device)
+    generator = build_generator(model_cfg, image_shape, num_classes).to(device)
+    discriminator = build_discriminator(model_cfg, image_shape, num_classes).to(device)
     return TrainState(
         generator=generator,
         discriminator=discriminator,
@@ -59,4 +63,5 @@ def init_state(
             discriminator.parameters(), lr=train_cfg.lr_d, betas=train_cfg.betas
         ),
         device=device,
+        num_classes=condition_classes(model_cfg, num_classes),
     )

@@ -2,34 +2,74 @@
 
 The loop draws one generated batch per iteration: D trains on it detached, then G trains through
 the same batch (as the DCGAN reference code does), which saves a generator forward pass.
+Conditional runs pass the conditions with each batch: the dataset's labels with real images,
+uniformly drawn classes with generated ones. DiffAugment, when on, transforms every image D sees.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from knowgen.losses import D_LOSSES, G_LOSSES, LossConfig, gradient_penalty
+from knowgen.augment import diff_augment
+from knowgen.knowledge import Conditions
+from knowgen.losses import D_LOSSES, G_LOSSES, LossConfig, gradient_penalty, r1_penalty
 from knowgen.train.state import TrainState
 
 
-def generate_fake(state: TrainState, batch_size: int, with_grad: bool) -> torch.Tensor:
-    """A generated batch (B, C, H, W); keeps G's graph only when a G step will use it."""
+def sample_conditions(state: TrainState, batch_size: int) -> Conditions | None:
+    """Conditions for a generated batch: uniform classes, or None for an unconditional run."""
+    if not state.num_classes:
+        return None
+    return {"class": torch.randint(state.num_classes, (batch_size,), device=state.device)}
+
+
+def generate_fake(
+    state: TrainState, batch_size: int, with_grad: bool
+) -> tuple[torch.Tensor, Conditions | None]:
+    """A generated batch (B, C, H, W) and the conditions it was made for; keeps G's graph only
+    when a G step will use it."""
     z = torch.randn(batch_size, state.z_dim, device=state.device)
+    cond = sample_conditions(state, batch_size)
     with torch.set_grad_enabled(with_grad):
-        return state.generator(z)
+        return state.generator(z, cond), cond
+
+
+def discriminate(
+    discriminator: nn.Module, images: torch.Tensor, cond: Conditions | None
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(logits (B,), auxiliary class logits (B, K) or None) for any registered discriminator."""
+    if hasattr(discriminator, "forward_with_aux"):
+        return discriminator.forward_with_aux(images, cond)
+    return discriminator(images, cond), None
 
 
 def d_step(
-    state: TrainState, real: torch.Tensor, fake: torch.Tensor, cfg: LossConfig
+    state: TrainState,
+    real: torch.Tensor,
+    real_cond: Conditions | None,
+    fake: torch.Tensor,
+    fake_cond: Conditions | None,
+    cfg: LossConfig,
+    policy: tuple[str, ...] = (),
 ) -> dict[str, torch.Tensor]:
     """Update D on real (B, C, H, W) and generated images, both in [-1, 1]."""
     discriminator = state.discriminator
-    fake = fake.detach()
-    real_logits = discriminator(real)
-    fake_logits = discriminator(fake)
+    real_in = diff_augment(real, policy)
+    fake_in = diff_augment(fake.detach(), policy)
+    real_logits, real_aux = discriminate(discriminator, real_in, real_cond)
+    fake_logits, _ = discriminate(discriminator, fake_in, fake_cond)
     terms = {"d_adv": D_LOSSES[cfg.kind](real_logits, fake_logits, cfg.label_smoothing)}
     if cfg.kind == "wgan-gp":
-        terms["d_gp"] = cfg.gp_weight * gradient_penalty(discriminator, real, fake)
+        critic = lambda x: discriminator(x, real_cond)  # noqa: E731 - the interpolates keep real's
+        terms["d_gp"] = cfg.gp_weight * gradient_penalty(critic, real_in, fake_in)
+    if real_aux is not None:  # ACGAN: D learns the classes of real images only
+        terms["d_aux"] = cfg.aux_weight * F.cross_entropy(real_aux, real_cond["class"])
+    if cfg.r1_weight and state.step % cfg.r1_every == 0:
+        leaf = real_in.detach().requires_grad_(True)
+        scores = discriminate(discriminator, leaf, real_cond)[0]
+        terms["d_r1"] = 0.5 * cfg.r1_weight * cfg.r1_every * r1_penalty(scores, leaf)
     state.opt_d.zero_grad(set_to_none=True)
     sum(terms.values()).backward()
     state.opt_d.step()
@@ -37,13 +77,22 @@ def d_step(
     return logs | {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
 
 
-def g_step(state: TrainState, fake: torch.Tensor, cfg: LossConfig) -> dict[str, torch.Tensor]:
+def g_step(
+    state: TrainState,
+    fake: torch.Tensor,
+    fake_cond: Conditions | None,
+    cfg: LossConfig,
+    policy: tuple[str, ...] = (),
+) -> dict[str, torch.Tensor]:
     """Update G through `fake` (made with grad) to fool D. D's weights are frozen for the pass,
     which skips computing their gradients."""
     discriminator = state.discriminator
     discriminator.requires_grad_(False)
     try:
-        terms = {"g_adv": G_LOSSES[cfg.kind](discriminator(fake))}
+        logits, aux = discriminate(discriminator, diff_augment(fake, policy), fake_cond)
+        terms = {"g_adv": G_LOSSES[cfg.kind](logits)}
+        if aux is not None:  # ACGAN: G makes images D classifies as the class asked for
+            terms["g_aux"] = cfg.aux_weight * F.cross_entropy(aux, fake_cond["class"])
         state.opt_g.zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         state.opt_g.step()
