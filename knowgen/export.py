@@ -16,6 +16,7 @@ from torch import nn
 
 from knowgen.config import section_from_dict
 from knowgen.images import to_uint8
+from knowgen.knowledge import balanced_classes
 from knowgen.models import ModelConfig, build_generator
 from knowgen.train.checkpoint import latest_checkpoint, load_checkpoint
 
@@ -105,22 +106,55 @@ def load_generator_and_meta(path: str | Path) -> tuple[nn.Module, dict[str, Any]
     from the same file once."""
     meta, weights = read_generator_source(Path(path))
     model_cfg = section_from_dict(ModelConfig, meta["model"], "model")
-    generator = build_generator(model_cfg, tuple(meta["image_shape"]))
+    class_names = list(meta.get("class_names", []))
+    generator = build_generator(model_cfg, tuple(meta["image_shape"]), len(class_names))
     try:
         generator.load_state_dict(weights)
     except RuntimeError as err:
         raise ValueError(f"{path}: weights do not match model {model_cfg.name!r} ({err})") from None
-    generator.class_names = list(meta.get("class_names", []))
+    generator.class_names = class_names
     return generator.eval(), meta
 
 
+def conditioned_classes(generator: nn.Module) -> int:
+    """How many classes `generator` takes as a condition (0 = unconditional)."""
+    return int(getattr(generator, "num_classes", 0))
+
+
+def default_classes(generator: nn.Module, num: int) -> torch.Tensor | None:
+    """The classes `generate` asks a conditional generator for when none are given: every class
+    equally often, in order (see `balanced_classes`); None for an unconditional generator."""
+    num_classes = conditioned_classes(generator)
+    return balanced_classes(num, num_classes) if num_classes else None
+
+
 @torch.no_grad()
-def generate(generator: nn.Module, num: int, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
-    """`num` uint8 images (N, C, H, W) from `generator`, reproducible for a given `seed`."""
+def generate(
+    generator: nn.Module,
+    num: int,
+    seed: int = 0,
+    batch_size: int = 500,
+    classes: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """`num` uint8 images (N, C, H, W) from `generator`, reproducible for a given `seed`.
+
+    A conditional generator makes image i of class `classes[i]` (default: `default_classes`);
+    an unconditional one refuses `classes`.
+    """
+    num_classes = conditioned_classes(generator)
+    if classes is None:
+        classes = default_classes(generator, num)
+    elif not num_classes:
+        raise ValueError("this generator is unconditional; it cannot be asked for classes")
+    elif len(classes) != num:
+        raise ValueError(f"got {len(classes)} classes for {num} images")
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     out = []
     for start in range(0, num, batch_size):
         z = torch.randn(min(batch_size, num - start), generator.z_dim, generator=rng)
-        out.append(to_uint8(generator(z.to(device))))
+        cond = None
+        if classes is not None:
+            cond = {"class": classes[start : start + len(z)].long().to(device)}
+        out.append(to_uint8(generator(z.to(device), cond)))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.uint8)

@@ -34,6 +34,10 @@ def format_table(scores: dict) -> str:
             f"{scores['evaluator']} ({100 * scores['evaluator_test_accuracy']:.2f}%)",
         ),
     ]
+    if "conditional_accuracy" in scores:
+        rows.insert(-2, ("conditional accuracy ^", f"{100 * scores['conditional_accuracy']:.2f}%"))
+        if scores.get("intra_fid") is not None:
+            rows.insert(-2, ("intra-class FID v (mean)", f"{scores['intra_fid']:.3f}"))
     if "inception_fid" in scores:
         rows.insert(1, ("FID (Inception-v3)", f"{scores['inception_fid']:.3f}"))
     if "eval_seconds" in scores:

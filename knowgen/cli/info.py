@@ -24,7 +24,9 @@ def command(run_dir: Path = typer.Argument(..., help="A run directory.")) -> Non
         f"description {cfg.description}",
         f"data        {cfg.data.name} ({cfg.data.split})"
         + (f" at {cfg.data.path}" if cfg.data.path else ""),
-        f"model       {cfg.model.name}, z_dim {cfg.model.z_dim}",
+        f"model       {cfg.model.name}, z_dim {cfg.model.z_dim}"
+        + (f", conditioned on {cfg.model.condition}" if cfg.model.conditional else "")
+        + (f", attention at {list(cfg.model.attention_at)}" if cfg.model.attention_at else ""),
         f"loss        {cfg.loss.kind}",
         f"stop        steps={cfg.train.steps} epochs={cfg.train.epochs} "
         f"minutes={cfg.train.minutes}",
@@ -40,9 +42,15 @@ def command(run_dir: Path = typer.Argument(..., help="A run directory.")) -> Non
     evaluation = run_dir / "eval.json"
     if evaluation.is_file():
         scores = json.loads(evaluation.read_text(encoding="utf-8"))
+        conditional = (
+            f", conditional accuracy {100 * scores['conditional_accuracy']:.2f}%"
+            if "conditional_accuracy" in scores
+            else ""
+        )
         lines.append(
             f"evaluated   FID {scores['fid']:.3f}, precision {scores['precision']:.3f}, "
-            f"recall {scores['recall']:.3f} on {scores['num_samples']} samples (eval.json)"
+            f"recall {scores['recall']:.3f}{conditional} on {scores['num_samples']} samples "
+            "(eval.json)"
         )
     samples = sorted((run_dir / "samples").glob("*.png"))
     lines.append(

@@ -15,8 +15,13 @@ from torch import nn
 
 from knowgen.cache import cache_dir
 from knowgen.data import DataConfig, load_dataset
-from knowgen.export import generate
-from knowgen.metrics.classes import class_histogram, inception_score
+from knowgen.export import default_classes, generate
+from knowgen.metrics.classes import (
+    class_histogram,
+    conditional_accuracy,
+    inception_score,
+    intra_class_fid,
+)
 from knowgen.metrics.config import EvalConfig
 from knowgen.metrics.evaluator import Evaluator, load_or_train_evaluator
 from knowgen.metrics.features import FeatureSet, extract_features, reference_features
@@ -55,13 +60,37 @@ def evaluate_images(
     return score_images(images, real, evaluator, cfg)
 
 
+def score_conditional(real: FeatureSet, fake: FeatureSet, given: torch.Tensor) -> dict[str, Any]:
+    """What a class-conditional generator must also get right: the class asked for (evaluator
+    accuracy on the samples) and each class's own distribution (intra-class FID, Miyato & Koyama
+    2018), against the real split's labelled features."""
+    scores: dict[str, Any] = {"conditional_accuracy": conditional_accuracy(fake.logits, given)}
+    per_class = fake.logits.argmax(1)
+    scores["per_class_accuracy"] = [
+        float((per_class[given == c] == c).double().mean()) if (given == c).any() else None
+        for c in range(fake.logits.shape[1])
+    ]
+    if real.labels is not None:
+        fids = intra_class_fid(real.features, real.labels, fake.features, given)
+        scores["intra_fid"] = sum(fids.values()) / len(fids) if fids else None
+        scores["intra_fid_per_class"] = [fids.get(c) for c in range(fake.logits.shape[1])]
+    return scores
+
+
 def score_images(
-    images: torch.Tensor, real: FeatureSet, evaluator: Evaluator, cfg: EvalConfig
+    images: torch.Tensor,
+    real: FeatureSet,
+    evaluator: Evaluator,
+    cfg: EvalConfig,
+    given: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """`score_features` of uint8 images against already extracted real features, with what
-    identifies the comparison."""
+    identifies the comparison; `given` (the class each image was generated for) adds the
+    conditional metrics."""
     fake = extract_features(evaluator, images)
     scores = score_features(real, fake, len(evaluator.class_names), cfg)
+    if given is not None:
+        scores |= score_conditional(real, fake, given)
     return scores | {
         "num_samples": len(images),
         "num_reference": len(real),
@@ -84,10 +113,11 @@ def evaluate_generator(
     """
     evaluator = evaluator or load_or_train_evaluator(data_cfg)
     real = reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)  # before timing
+    given = default_classes(generator, cfg.num_samples)
     with torch.random.fork_rng():
         start = time.perf_counter()
-        images = generate(generator, cfg.num_samples, seed=cfg.seed)
-        scores = score_images(images, real, evaluator, cfg)
+        images = generate(generator, cfg.num_samples, seed=cfg.seed, classes=given)
+        scores = score_images(images, real, evaluator, cfg, given)
     return scores | {"eval_seconds": time.perf_counter() - start}
 
 

@@ -129,3 +129,58 @@ def test_sample_by_class_writes_labelled_rows(trained_run, tmp_path):
     assert result.exit_code == 0, result.output
     width, height = Image.open(out).size
     assert height > 10 * 8 and width > 5 * 8
+
+
+COND_ARGS = [
+    arg
+    for setting in (
+        'model.name="sagan"',
+        'model.condition="class"',
+        "model.spectral_norm_d=true",
+        'loss.kind="hinge"',
+    )
+    for arg in ("--set", setting)
+]
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "cgan"
+    result = invoke("train", "--out", run, *TINY_ARGS, *COND_ARGS)
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def test_sample_named_classes_one_row_each(conditional_run, tmp_path):
+    out = tmp_path / "two.png"
+    result = invoke(
+        "sample", conditional_run, "--class", "3", "--class", "7", "--n", 4, "--out", out
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 samples of each of 2 class(es)" in result.output
+    width, height = Image.open(out).size
+    assert height < 3 * (8 * 7 + 2) < width  # two rows of 4 enlarged images, labels on the left
+
+
+def test_sample_unknown_class_lists_the_valid_ones(conditional_run, tmp_path):
+    result = invoke("sample", conditional_run, "--class", "zebra", "--out", tmp_path / "x.png")
+    assert result.exit_code == 2
+    assert "unknown class 'zebra'; choose from 0, 1, 2" in result.output
+
+
+def test_class_needs_a_conditional_generator(trained_run, tmp_path):
+    result = invoke("sample", trained_run, "--class", "3", "--out", tmp_path / "x.png")
+    assert result.exit_code == 2 and "unconditional generator" in result.output
+
+
+def test_conditional_by_class_asks_the_generator_for_each_class(conditional_run, tmp_path):
+    out = tmp_path / "rows.png"
+    result = invoke("sample", conditional_run, "--by-class", 3, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "3 samples of each of 10 classes" in result.output
+
+
+def test_evaluate_reports_conditional_accuracy(conditional_run):
+    result = invoke("evaluate", conditional_run, "--n", 300, *KID)
+    assert result.exit_code == 0, result.output
+    assert "conditional accuracy" in result.output and "intra-class FID" in result.output
