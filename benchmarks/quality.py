@@ -25,11 +25,34 @@ from knowgen.metrics.evaluate import dataset_floor  # noqa: E402
 from knowgen.metrics.evaluator import load_or_train_evaluator  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
-FIELDS = ["preset", "step", "minutes", "fid", "kid", "precision", "recall", "coverage", "modes"]
+FIELDS = [
+    "preset",
+    "step",
+    "minutes",
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "coverage",
+    "modes",
+    "cond_acc",
+    "intra_fid",
+]
 
 
-def run_preset(preset: str, minutes: float, points: int, num_samples: int, out: Path) -> list:
-    run_dir = out / "runs" / preset
+def run_preset(
+    preset: str,
+    minutes: float,
+    points: int,
+    num_samples: int,
+    out: Path,
+    overrides: tuple[str, ...] = (),
+    label: str | None = None,
+) -> list:
+    """Train `preset` (+ overrides) for `minutes`, evaluating `points` times; the curve's rows,
+    named `label` (default: the preset)."""
+    label = label or preset
+    run_dir = out / "runs" / label
     cfg = resolve_config(
         preset,
         [
@@ -38,6 +61,7 @@ def run_preset(preset: str, minutes: float, points: int, num_samples: int, out: 
             f"eval.every_minutes={minutes / points}",
             f"eval.num_samples={num_samples}",
             "train.checkpoint_every=100000",
+            *overrides,
         ],
     )
     train(cfg, run_dir, overwrite=True)
@@ -47,7 +71,7 @@ def run_preset(preset: str, minutes: float, points: int, num_samples: int, out: 
         if "fid" in record:
             rows.append(
                 {
-                    "preset": preset,
+                    "preset": label,
                     "step": record["step"],
                     "minutes": round(record["elapsed_s"] / 60, 3),
                     "fid": record["fid"],
@@ -56,9 +80,19 @@ def run_preset(preset: str, minutes: float, points: int, num_samples: int, out: 
                     "recall": record["recall"],
                     "coverage": record["coverage"],
                     "modes": record["modes_covered"],
+                    "cond_acc": record.get("conditional_accuracy", ""),
+                    "intra_fid": record.get("intra_fid", ""),
                 }
             )
     return rows
+
+
+def percent(value) -> str:
+    return f"{100 * value:.2f}%" if value != "" else "-"
+
+
+def number(value) -> str:
+    return f"{value:.2f}" if value not in ("", None) else "-"
 
 
 def plot(rows: list[dict], floor: float, path: Path) -> None:
@@ -116,7 +150,8 @@ def main() -> None:
             flush=True,
         )
 
-    csv_path, png_path = args.out / "quality.csv", Path("docs/images/quality-fid-vs-time.png")
+    csv_path = args.out / "quality.csv"
+    png_path = Path("docs/images" if args.write_docs else args.out) / "quality-fid-vs-time.png"
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
         writer.writeheader()
@@ -125,19 +160,22 @@ def main() -> None:
     plot(rows, floor["fid"], png_path)
 
     table = [
-        "| preset | minutes | step | FID | KID x1000 | precision | recall | coverage | classes |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| preset | minutes | step | FID | KID x1000 | precision | recall | coverage | classes "
+        "| cond. accuracy | intra-class FID |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     table += [
         f"| {r['preset']} | {r['minutes']:.1f} | {r['step']} | {r['fid']:.2f} | "
         f"{1000 * r['kid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-        f"{r['coverage']:.3f} | {r['modes']} |"
+        f"{r['coverage']:.3f} | {r['modes']} | {percent(r['cond_acc'])} | "
+        f"{number(r['intra_fid'])} |"
         for r in rows
     ]
     table.append(
         f"| floor (train vs test) | - | - | {floor['fid']:.2f} | "
         f"{1000 * floor['kid']:.2f} | {floor['precision']:.3f} | {floor['recall']:.3f} | "
-        f"{floor['coverage']:.3f} | {floor['modes_covered']} |"
+        f"{floor['coverage']:.3f} | {floor['modes_covered']} | "
+        f"{percent(evaluator.test_accuracy)} (evaluator on real test images) | - |"
     )
     print("\n".join(table))
     if args.write_docs:

@@ -30,3 +30,11 @@ def test_gradient_penalty_of_a_linear_critic_is_its_weight_norm_error():
     assert gradient_penalty(critic, real, fake).item() < 1e-10
     critic3 = lambda x: 3 * (x * weight).flatten(1).sum(1)  # noqa: E731
     assert math.isclose(gradient_penalty(critic3, real, fake).item(), 4.0, rel_tol=1e-5)
+
+
+def test_r1_penalty_of_a_linear_critic_is_its_squared_weight_norm():
+    from knowgen.losses import r1_penalty
+
+    weight = torch.tensor([3.0, -4.0])
+    real = torch.randn(5, 2, requires_grad=True)
+    assert torch.isclose(r1_penalty(real @ weight, real), torch.tensor(25.0))

@@ -49,22 +49,19 @@ def command(
             "samples by the evaluator's verdict instead."
         )
     names = generator.class_names
-    if class_:
-        wanted = [class_index(name, names) for name in class_]
-        write_given_class_rows(generator, wanted, n, seed, out, scale)
-        typer.echo(f"wrote {n} samples of each of {len(wanted)} class(es) to {out}")
-        return
-    if by_class and conditional:
-        write_given_class_rows(generator, list(range(len(names))), by_class, seed, out, scale)
-        typer.echo(f"wrote {by_class} samples of each of {len(names)} classes to {out}")
-        return
-    images = generate(generator, n, seed=seed)
-    scale = scale or display_scale(images.shape[-1])
-    if by_class:
-        write_class_rows(meta, images, by_class, out, scale)
+    if class_ or (by_class and conditional):
+        wanted = [class_index(c, names) for c in class_] or list(range(len(names)))
+        per_class = n if class_ else by_class
+        images = write_given_class_rows(generator, wanted, per_class, seed, out, scale)
+        typer.echo(f"wrote {per_class} samples of each of {len(wanted)} class(es) to {out}")
     else:
-        save_grid(images, out, nrow=nrow, scale=scale)
-    typer.echo(f"wrote {n} samples to {out}")
+        images = generate(generator, n, seed=seed)
+        scale = scale or display_scale(images.shape[-1])
+        if by_class:
+            write_class_rows(meta, images, by_class, out, scale)
+        else:
+            save_grid(images, out, nrow=nrow, scale=scale)
+        typer.echo(f"wrote {n} samples to {out}")
     if npy is not None:
         np.save(npy, images.numpy())
         typer.echo(f"wrote {tuple(images.shape)} uint8 array to {npy}")
@@ -73,7 +70,8 @@ def command(
 def write_given_class_rows(
     generator, classes: list[int], per_class: int, seed: int, out: Path, scale: int | None
 ):
-    """One row per requested class of a conditional generator, labelled with the class name."""
+    """One row per requested class of a conditional generator, labelled with the class name;
+    returns the images (class-major order)."""
     import torch
 
     given = torch.tensor(classes).repeat_interleave(per_class)

@@ -152,11 +152,23 @@ def conditional_run(tmp_path_factory):
 
 
 def test_sample_named_classes_one_row_each(conditional_run, tmp_path):
-    out = tmp_path / "two.png"
+    out, npy = tmp_path / "two.png", tmp_path / "two.npy"
     result = invoke(
-        "sample", conditional_run, "--class", "3", "--class", "7", "--n", 4, "--out", out
+        "sample",
+        conditional_run,
+        "--class",
+        "3",
+        "--class",
+        "7",
+        "--n",
+        4,
+        "--out",
+        out,
+        "--npy",
+        npy,
     )
     assert result.exit_code == 0, result.output
+    assert np.load(npy).shape == (8, 1, 8, 8)
     assert "4 samples of each of 2 class(es)" in result.output
     width, height = Image.open(out).size
     assert height < 3 * (8 * 7 + 2) < width  # two rows of 4 enlarged images, labels on the left
@@ -177,7 +189,7 @@ def test_conditional_by_class_asks_the_generator_for_each_class(conditional_run,
     out = tmp_path / "rows.png"
     result = invoke("sample", conditional_run, "--by-class", 3, "--out", out)
     assert result.exit_code == 0, result.output
-    assert "3 samples of each of 10 classes" in result.output
+    assert "3 samples of each of 10 class(es)" in result.output
 
 
 def test_evaluate_reports_conditional_accuracy(conditional_run):

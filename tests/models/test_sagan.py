@@ -104,3 +104,12 @@ def test_config_rejects_impossible_combinations(kwargs, message):
 def test_conditional_model_needs_labels():
     with pytest.raises(ValueError, match="needs a dataset with labels"):
         build_generator(COND, (1, 28, 28), 0)
+
+
+def test_transformer_attention_variant_builds_and_runs():
+    cfg = ModelConfig(name="sagan", z_dim=8, width=8, attention="transformer", attention_at=(7, 14))
+    generator = build_generator(cfg, (1, 28, 28))
+    discriminator = build_discriminator(cfg, (1, 28, 28))
+    images = generator(torch.randn(2, 8))
+    assert discriminator(images).shape == (2,)
+    assert sum(type(m).__name__ == "TransformerBlock2d" for m in generator.modules()) == 2

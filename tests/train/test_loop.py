@@ -3,6 +3,7 @@ import json
 import pytest
 import torch
 
+from knowgen.config import list_presets
 from knowgen.data import DataConfig, load_dataset
 from knowgen.images import to_float
 from knowgen.train.loop import NonFiniteLossError, train
@@ -84,3 +85,21 @@ def test_other_losses_train(tiny_config, tmp_path, kind):
     cfg = tiny_config(f'loss.kind="{kind}"', "train.steps=6", "train.n_critic=2")
     state = train(cfg, tmp_path / kind)
     assert state.step == 6
+
+
+@pytest.mark.parametrize("preset", sorted(list_presets()))
+def test_every_shipped_preset_trains_a_few_steps(preset, tmp_path):
+    """Each preset's settings work together (digits resized to 28 px, so 28-px presets fit)."""
+    from knowgen.config import resolve_config
+
+    settings = [
+        'data.name="digits"',
+        "data.image_size=28",
+        "train.steps=3",
+        "train.batch_size=8",
+        "train.tensorboard=false",
+        "train.num_samples=10",
+    ]
+    state = train(resolve_config(preset, settings), tmp_path / preset)
+    assert state.step == 3
+    assert (tmp_path / preset / "samples" / "step-0000003.png").is_file()

@@ -1,0 +1,43 @@
+"""One short probe: train a preset (+ overrides) for N CPU minutes, judge 5,000 samples, print one
+JSON line. Used to choose preset settings; compare probes of equal minutes run one at a time.
+
+    python benchmarks/probe.py NAME PRESET MINUTES [section.key=value ...]
+    python benchmarks/probe.py bn-d sagan 4 model.d_batchnorm=true model.spectral_norm_d=false
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from knowgen.config import resolve_config  # noqa: E402
+from knowgen.metrics.evaluate import evaluate_generator  # noqa: E402
+from knowgen.train.loop import train  # noqa: E402
+
+KEYS = ["fid", "recall", "precision", "modes_covered", "conditional_accuracy", "intra_fid"]
+
+
+def main() -> None:
+    if len(sys.argv) < 4:
+        raise SystemExit(__doc__)
+    name, preset, minutes = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    settings = [
+        "train.steps=none",
+        f"train.minutes={minutes}",
+        "train.tensorboard=false",
+        "train.checkpoint_every=100000",
+        "train.sample_every=100000",
+    ]
+    cfg = resolve_config(preset, settings + sys.argv[4:])
+    state = train(cfg, Path("benchmarks/results/probes") / name, overwrite=True)
+    scores = evaluate_generator(state.ema.model, cfg.data, replace(cfg.eval, num_samples=5000))
+    picked = {k: round(scores[k], 3) for k in KEYS if scores.get(k) is not None}
+    print(json.dumps({"name": name, "steps": state.step, **picked}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
