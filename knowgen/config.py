@@ -21,6 +21,7 @@ from knowgen.losses import LossConfig
 from knowgen.metrics.config import EvalConfig
 from knowgen.models.registry import ModelConfig
 from knowgen.train.config import TrainConfig
+from knowgen.transfer import TransferConfig
 
 DEFAULT_PRESET = "dcgan"
 
@@ -34,6 +35,7 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
     description: str = ""
 
 
@@ -43,6 +45,7 @@ SECTIONS: dict[str, type] = {
     "loss": LossConfig,
     "train": TrainConfig,
     "eval": EvalConfig,
+    "transfer": TransferConfig,
 }
 
 

@@ -15,6 +15,9 @@ import hashlib
 import json
 import logging
 import math
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -157,33 +160,59 @@ def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
             "class sub-folders (or a labelled dataset)"
         )
     key = evaluator_key(data_cfg, train_set.image_shape, recipe)
-    folder = cache_dir("evaluators")
-    weights, meta_path = folder / f"{key}.safetensors", folder / f"{key}.json"
     num_classes = len(train_set.class_names) or int(train_set.labels.max()) + 1
     net = EvaluatorNet(
         train_set.image_shape, num_classes, recipe.widths, recipe.depths, recipe.num_features
     )
+    record = load_or_train_classifier(
+        net,
+        key,
+        "evaluators",
+        train_set,
+        lambda: _test_split_or_holdout(replace(data_cfg, split="test"), train_set),
+        recipe,
+        {"dataset": data_cfg.name},
+    )
+    return Evaluator(
+        net.eval(), key, record["test_accuracy"], train_set.class_names, train_set.image_shape
+    )
+
+
+def load_or_train_classifier(
+    net: nn.Module,
+    key: str,
+    kind: str,
+    train_set: Dataset,
+    test_set: Callable[[], Dataset],
+    recipe: EvaluatorRecipe,
+    meta: dict | None = None,
+) -> dict:
+    """Fill `net` from the cache entry `$KNOWGEN_CACHE/<kind>/<key>`, or train it by `recipe`
+    (with a progress bar) and store it there. Returns the entry's record: `test_accuracy`,
+    `train_seconds` (what training it cost, once), the recipe and `meta`. A damaged cache entry is
+    retrained, never trusted. Shared by the evaluator and the transfer teacher."""
+    folder = cache_dir(kind)
+    weights, meta_path = folder / f"{key}.safetensors", folder / f"{key}.json"
     if weights.is_file() and meta_path.is_file():
         try:
             net.load_state_dict(load_file(str(weights)))
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            return Evaluator(
-                net.eval(), key, meta["test_accuracy"], train_set.class_names, train_set.image_shape
-            )
-        except Exception as err:  # a damaged cache entry is retrained, never trusted
-            log.warning("retraining evaluator: cached %s unreadable (%s)", weights, err)
-
-    log.info("training the evaluator %s once (cached afterwards)", key)
-    test_set = _test_split_or_holdout(replace(data_cfg, split="test"), train_set)
-    train_classifier(net, train_set, recipe, desc="evaluator")
-    accuracy = classifier_accuracy(net, test_set)
-    log.info("evaluator %s: test accuracy %.2f%%", key, 100 * accuracy)
+            return json.loads(meta_path.read_text(encoding="utf-8"))
+        except Exception as err:
+            log.warning("retraining %s: cached %s unreadable (%s)", kind, weights, err)
+    log.info("training %s %s once (cached afterwards)", kind, key)
+    start = time.perf_counter()
+    train_classifier(net, train_set, recipe, desc=kind.removesuffix("s"))
+    seconds = time.perf_counter() - start
+    accuracy = classifier_accuracy(net, test_set())
+    log.info("%s %s: test accuracy %.2f%% after %.0f s", kind, key, 100 * accuracy, seconds)
     tmp = weights.with_suffix(".tmp")
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
     tmp.replace(weights)
-    meta = {"test_accuracy": accuracy, "recipe": asdict(recipe), "dataset": data_cfg.name}
-    meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return Evaluator(net.eval(), key, accuracy, train_set.class_names, train_set.image_shape)
+    record = {"test_accuracy": accuracy, "train_seconds": seconds, "recipe": asdict(recipe)}
+    record |= meta or {}
+    meta_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    net.eval()
+    return record
 
 
 def _test_split_or_holdout(test_cfg: DataConfig, train_set: Dataset) -> Dataset:
@@ -219,7 +248,13 @@ def train_classifier(
     optimizer = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps)
     net.train()
-    progress = tqdm(range(steps), desc=f"training {desc}", unit="step", leave=False)
+    progress = tqdm(
+        range(steps),
+        desc=f"training {desc}",
+        unit="step",
+        leave=False,
+        mininterval=1.0 if sys.stderr.isatty() else 30.0,  # logs stay readable when redirected
+    )
     for step in progress:
         index = sampler.batch(step)
         images = random_shift(to_float(dataset.images[index]), recipe.max_shift_px, generator)

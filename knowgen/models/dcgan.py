@@ -72,6 +72,23 @@ class DCGANGenerator(nn.Module):
         return self.net(projected.view(-1, *self.grid))
 
 
+def dcgan_trunk(channels: int, widths: list[int], use_batchnorm: bool) -> list[nn.Module]:
+    """D's feature stages: Conv 4/2/1 + LReLU, then [Conv 4/2/1, BN, LReLU] per stage.
+
+    Shared with the transfer teacher, so that a teacher's trunk loads into D's (`transfer.mode =
+    "init"`) with no renaming.
+    """
+    layers: list[nn.Module] = [
+        nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False),
+        nn.LeakyReLU(0.2, True),
+    ]
+    for c_in, c_out in zip(widths, widths[1:], strict=False):
+        layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False)]
+        layers += [nn.BatchNorm2d(c_out)] if use_batchnorm else []
+        layers += [nn.LeakyReLU(0.2, True)]
+    return layers
+
+
 class DCGANDiscriminator(nn.Module):
     """Image -> Conv 4/2/1 + LReLU -> [Conv 4/2/1, BN, LReLU] * (stages-1) -> Conv to 1 logit."""
 
@@ -86,14 +103,7 @@ class DCGANDiscriminator(nn.Module):
         channels, height, _ = image_shape
         base, stages = dcgan_geometry(height)
         widths = stage_channels(stages, width, max_channels)[::-1]  # narrow -> wide
-        layers: list[nn.Module] = [
-            nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False),
-            nn.LeakyReLU(0.2, True),
-        ]
-        for c_in, c_out in zip(widths, widths[1:], strict=False):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False)]
-            layers += [nn.BatchNorm2d(c_out)] if use_batchnorm else []
-            layers += [nn.LeakyReLU(0.2, True)]
+        layers = dcgan_trunk(channels, widths, use_batchnorm)
         layers += [nn.Conv2d(widths[-1], 1, base, 1, 0, bias=False)]
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)

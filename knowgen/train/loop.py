@@ -29,6 +29,7 @@ from knowgen.train.evaluation import PeriodicEvaluation
 from knowgen.train.metrics_log import MetricsLog
 from knowgen.train.state import TrainState, init_state, resolve_device
 from knowgen.train.steps import d_step, g_step, generate_fake
+from knowgen.transfer import load_or_train_teacher
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,9 @@ def train_step(
     fake, fake_cond = generate_fake(state, len(real), with_grad=update_g)
     logs = d_step(state, real, real_cond, fake, fake_cond, cfg.loss, policy)
     if update_g:
-        logs |= g_step(state, fake, fake_cond, cfg.loss, policy)
+        logs |= g_step(
+            state, fake, fake_cond, cfg.loss, policy, real=real, fm_weight=cfg.transfer.fm_weight
+        )
     state.ema.update(state.generator, state.step)
     state.step += 1
     check_finite(logs, state.step)
@@ -197,7 +200,13 @@ def train(
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     device = resolve_device(cfg.train.device)
     num_classes = len(dataset.class_names) if dataset.labels is not None else 0
-    state = init_state(cfg.model, cfg.train, dataset.image_shape, device, num_classes)
+    teacher = None
+    if cfg.transfer.mode != "none":
+        teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
+        log.info("transfer %s from teacher %s", cfg.transfer.mode, teacher.key)
+    state = init_state(
+        cfg.model, cfg.train, dataset.image_shape, device, num_classes, cfg.transfer, teacher
+    )
     metrics = MetricsLog(run_dir, cfg.train.tensorboard)
     if resume:
         checkpoint = latest_checkpoint(run_dir)

@@ -11,6 +11,12 @@ from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.registry import condition_classes
 from knowgen.train.config import TrainConfig
 from knowgen.train.ema import EMA
+from knowgen.transfer import (
+    ProjectedDiscriminator,
+    Teacher,
+    TransferConfig,
+    init_from_teacher,
+)
 
 
 @dataclass
@@ -26,6 +32,7 @@ class TrainState:
     step: int = 0
     elapsed_s: float = 0.0  # training wall time so far, over all resumes
     num_classes: int = 0  # classes the networks are conditioned on (0 = unconditional)
+    teacher: nn.Module | None = None  # frozen teacher for transfer.mode="feature-matching"
 
     @property
     def z_dim(self) -> int:
@@ -48,20 +55,32 @@ def init_state(
     image_shape: tuple[int, int, int],
     device: torch.device,
     num_classes: int = 0,
+    transfer: TransferConfig | None = None,
+    teacher: Teacher | None = None,
 ) -> TrainState:
     """Fresh models and optimizers, seeded by `train_cfg.seed`; `num_classes` is the dataset's
-    (used when the model is conditional)."""
+    (used when the model is conditional); `teacher` serves `transfer.mode`."""
     torch.manual_seed(train_cfg.seed)
+    k = condition_classes(model_cfg, num_classes)
     generator = build_generator(model_cfg, image_shape, num_classes).to(device)
-    discriminator = build_discriminator(model_cfg, image_shape, num_classes).to(device)
+    mode = transfer.mode if transfer is not None else "none"
+    if mode != "none" and teacher is None:
+        raise ValueError(f"transfer.mode={mode!r} needs a teacher")
+    if mode == "projected":
+        discriminator = ProjectedDiscriminator(teacher.net, transfer.projection_channels, k)
+    else:
+        discriminator = build_discriminator(model_cfg, image_shape, num_classes)
+        if mode == "init":
+            init_from_teacher(discriminator, teacher.net)
+    discriminator = discriminator.to(device)
+    trainable_d = [p for p in discriminator.parameters() if p.requires_grad]
     return TrainState(
         generator=generator,
         discriminator=discriminator,
         ema=EMA(generator, train_cfg.ema_halflife_steps),
         opt_g=torch.optim.Adam(generator.parameters(), lr=train_cfg.lr_g, betas=train_cfg.betas),
-        opt_d=torch.optim.Adam(
-            discriminator.parameters(), lr=train_cfg.lr_d, betas=train_cfg.betas
-        ),
+        opt_d=torch.optim.Adam(trainable_d, lr=train_cfg.lr_d, betas=train_cfg.betas),
         device=device,
-        num_classes=condition_classes(model_cfg, num_classes),
+        num_classes=k,
+        teacher=teacher.net.to(device) if mode == "feature-matching" else None,
     )

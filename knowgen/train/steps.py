@@ -16,6 +16,7 @@ from knowgen.augment import diff_augment
 from knowgen.knowledge import Conditions
 from knowgen.losses import D_LOSSES, G_LOSSES, LossConfig, gradient_penalty, r1_penalty
 from knowgen.train.state import TrainState
+from knowgen.transfer import feature_matching_loss
 
 
 def sample_conditions(state: TrainState, batch_size: int) -> Conditions | None:
@@ -83,19 +84,26 @@ def g_step(
     fake_cond: Conditions | None,
     cfg: LossConfig,
     policy: tuple[str, ...] = (),
+    real: torch.Tensor | None = None,
+    fm_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """Update G through `fake` (made with grad) to fool D. D's weights are frozen for the pass,
-    which skips computing their gradients."""
-    discriminator = state.discriminator
-    discriminator.requires_grad_(False)
+    """Update G through `fake` (made with grad) to fool D. D's trainable weights are frozen for
+    the pass, which skips computing their gradients. With a feature-matching teacher, G also
+    matches the teacher's feature statistics of `real`."""
+    trainable = [p for p in state.discriminator.parameters() if p.requires_grad]
+    for parameter in trainable:
+        parameter.requires_grad_(False)
     try:
-        logits, aux = discriminate(discriminator, diff_augment(fake, policy), fake_cond)
+        logits, aux = discriminate(state.discriminator, diff_augment(fake, policy), fake_cond)
         terms = {"g_adv": G_LOSSES[cfg.kind](logits)}
         if aux is not None:  # ACGAN: G makes images D classifies as the class asked for
             terms["g_aux"] = cfg.aux_weight * F.cross_entropy(aux, fake_cond["class"])
+        if state.teacher is not None and fm_weight and real is not None:
+            terms["g_fm"] = fm_weight * feature_matching_loss(state.teacher, real, fake)
         state.opt_g.zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         state.opt_g.step()
     finally:
-        discriminator.requires_grad_(True)
+        for parameter in trainable:
+            parameter.requires_grad_(True)
     return {k: v.detach() for k, v in terms.items()}

@@ -1,0 +1,147 @@
+"""Knowledge transfer: the teacher is not the evaluator, each mode wires the teacher in as it says,
+and a user's teacher loads safely."""
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from knowgen.config import resolve_config
+from knowgen.data import DataConfig, load_dataset
+from knowgen.images import to_float
+from knowgen.train.loop import train, train_step
+from knowgen.train.state import init_state
+from knowgen.transfer import (
+    ProjectedDiscriminator,
+    TeacherNet,
+    TransferConfig,
+    load_or_train_teacher,
+    teacher_fingerprint,
+)
+from tests.conftest import TINY
+
+DIGITS = DataConfig(name="digits")
+SMALL_TEACHER = TransferConfig(teacher_width=8)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("KNOWGEN_CACHE", str(tmp_path_factory.mktemp("teacher-cache")))
+    try:
+        yield load_or_train_teacher(DIGITS, SMALL_TEACHER)
+    finally:
+        mp.undo()
+
+
+def state_for(mode, teacher, *extra):
+    cfg = resolve_config(
+        "dcgan", TINY + [f'transfer.mode="{mode}"', "transfer.teacher_width=8"] + list(extra)
+    )
+    dataset = load_dataset(cfg.data)
+    state = init_state(
+        cfg.model, cfg.train, dataset.image_shape, torch.device("cpu"), 10, cfg.transfer, teacher
+    )
+    return cfg, dataset, state
+
+
+def test_teacher_learns_the_classes(teacher):
+    assert teacher.test_accuracy > 0.8  # digits, a few seconds of training
+    assert not any(p.requires_grad for p in teacher.net.parameters())
+
+
+def test_teacher_and_evaluator_are_distinct_networks(teacher):
+    from knowgen.metrics.evaluator import load_or_train_evaluator
+
+    evaluator = load_or_train_evaluator(DIGITS)
+    assert teacher_fingerprint(teacher.net) != teacher_fingerprint(evaluator.net)
+    assert teacher.key != evaluator.key
+    teacher_tensors = list(teacher.net.state_dict().values())
+    for tensor in evaluator.net.state_dict().values():
+        assert not any(
+            t.shape == tensor.shape and torch.equal(t, tensor)
+            for t in teacher_tensors
+            if t.numel() > 1
+        ), "the evaluator shares a weight tensor with the teacher"
+
+
+def test_projected_d_trains_its_heads_and_keeps_the_teacher_frozen(teacher):
+    cfg, dataset, state = state_for("projected", teacher)
+    discriminator = state.discriminator
+    assert isinstance(discriminator, ProjectedDiscriminator)
+    frozen = {k: v.clone() for k, v in discriminator.teacher.state_dict().items()}
+    mix = [m.weight.clone() for m in discriminator.mix]
+    heads = [p.clone() for p in discriminator.heads.parameters()]
+    for step in range(3):
+        train_step(state, to_float(dataset.images[16 * step : 16 * (step + 1)]), cfg)
+    assert not discriminator.teacher.training  # BatchNorm statistics stay the teacher's
+    for key, value in discriminator.teacher.state_dict().items():
+        assert torch.equal(value, frozen[key]), f"teacher {key} changed"
+    assert all(torch.equal(a, m.weight) for a, m in zip(mix, discriminator.mix, strict=True))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(heads, discriminator.heads.parameters(), strict=True)
+    )
+    assert all(p.requires_grad is False for p in discriminator.teacher.parameters())
+
+
+def test_init_copies_the_teacher_trunk_into_d(teacher):
+    _, _, state = state_for("init", teacher)
+    for (name, ours), theirs in zip(
+        state.discriminator.net.state_dict().items(),
+        teacher.net.trunk.state_dict().values(),
+        strict=False,
+    ):
+        assert torch.equal(ours, theirs), name
+    with pytest.raises(ValueError, match="needs D's trunk to match"):
+        state_for("init", teacher, "model.width=16")
+
+
+def test_feature_matching_adds_a_generator_term(teacher):
+    cfg, dataset, state = state_for("feature-matching", teacher)
+    logs = train_step(state, to_float(dataset.images[:16]), cfg)
+    assert "g_fm" in logs and float(logs["g_fm"]) > 0
+
+
+@pytest.mark.parametrize("mode", ["projected", "feature-matching"])
+def test_short_run_with_transfer_resumes_exactly(mode, tmp_path, monkeypatch):
+    settings = TINY + [f'transfer.mode="{mode}"', "transfer.teacher_width=8"]
+    straight = train(resolve_config("dcgan", settings + ["train.steps=30"]), tmp_path / "a")
+    train(resolve_config("dcgan", settings + ["train.steps=20"]), tmp_path / "b")
+    resumed = train(
+        resolve_config("dcgan", settings + ["train.steps=30"]), tmp_path / "b", resume=True
+    )
+    for a, b in zip(
+        straight.generator.state_dict().values(),
+        resumed.generator.state_dict().values(),
+        strict=True,
+    ):
+        assert torch.equal(a, b)
+
+
+def test_user_teacher_loads_from_safetensors_and_refuses_pickles(tmp_path):
+    net = TeacherNet((1, 8, 8), 10, width=8)
+    path = tmp_path / "mine.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    loaded = load_or_train_teacher(DIGITS, TransferConfig(teacher=str(path), teacher_width=8))
+    assert loaded.key == "user-mine.safetensors" and loaded.test_accuracy is None
+    for a, b in zip(net.state_dict().values(), loaded.net.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="does not fit TeacherNet"):
+        load_or_train_teacher(DIGITS, TransferConfig(teacher=str(path), teacher_width=16))
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("pickled code ran",))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"x": Payload()}, evil)
+    with pytest.raises(ValueError, match="unreadable or not a state dict"):
+        load_or_train_teacher(DIGITS, TransferConfig(teacher=str(evil), teacher_width=8))
+
+
+def test_transfer_config_errors():
+    with pytest.raises(ValueError, match="does not exist"):
+        TransferConfig(teacher="/nope/teacher.safetensors")
+    with pytest.raises(ValueError, match="choose from"):
+        TransferConfig(teacher_arch="resnet")
+    with pytest.raises(ValueError, match="transfer.mode must be one of"):
+        resolve_config("dcgan", ['transfer.mode="magic"'])
