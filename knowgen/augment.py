@@ -8,6 +8,7 @@ PyTorch's global generator, which checkpoints save, so a resumed run draws the s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -60,9 +61,10 @@ AUGMENTATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
 }
 
 
+@functools.cache
 def parse_policy(text: str) -> tuple[str, ...]:
     """'translation,cutout' -> ('translation', 'cutout'); '' or 'none' -> (); unknown names are
-    an error listing the valid ones."""
+    an error listing the valid ones. Cached: the training step asks for it every step."""
     names = tuple(n.strip() for n in text.split(",") if n.strip() and n.strip() != "none")
     unknown = [n for n in names if n not in AUGMENTATIONS]
     if unknown:

@@ -186,6 +186,7 @@ class ProjectedDiscriminator(nn.Module):
         self.mix = nn.ModuleList()
         self.heads = nn.ModuleList()
         self.encoders = nn.ModuleList()
+        feature_dims = []
         for width, side in zip(teacher.widths, teacher.sides, strict=True):
             mix = nn.Conv2d(width, projection_channels, 1, bias=False)
             nn.init.kaiming_uniform_(mix.weight)  # random, then frozen
@@ -199,10 +200,9 @@ class ProjectedDiscriminator(nn.Module):
                 )
             )
             feature_dim = projection_channels * head_side * head_side
+            feature_dims.append(feature_dim)
             self.encoders.append(ClassEncoder(num_classes, feature_dim) if num_classes else None)
-        self.linears = nn.ModuleList(
-            nn.Linear(projection_channels * max(s // 2, 1) ** 2, 1) for s in teacher.sides
-        )
+        self.linears = nn.ModuleList(nn.Linear(dim, 1) for dim in feature_dims)
 
     def train(self, mode: bool = True) -> ProjectedDiscriminator:
         super().train(mode)

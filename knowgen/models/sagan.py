@@ -132,7 +132,6 @@ class SAGANDiscriminator(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.trunk.apply(init_sagan_weights)
         feature_dim = widths[-1] * base * base  # the map flattened, as DCGAN's last conv sees it
-        self.feature_dim = feature_dim
         self.head = nn.Linear(feature_dim, 1)
         self.encoder = ClassEncoder(num_classes, feature_dim) if num_classes else None
         self.aux_head = nn.Linear(feature_dim, num_classes) if aux_classifier else None
