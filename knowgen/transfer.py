@@ -31,7 +31,7 @@ from knowgen.data import DataConfig, Dataset, load_dataset
 from knowgen.knowledge import ClassEncoder, Conditions
 from knowgen.metrics.evaluator import EvaluatorRecipe, load_or_train_classifier
 from knowgen.models.dcgan import dcgan_geometry, dcgan_trunk, stage_channels
-from knowgen.models.layers import init_dcgan_weights
+from knowgen.models.layers import Judgement, init_dcgan_weights
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ class TransferConfig:
     teacher_arch: str = "teachernet-v1"
     teacher_width: int = 64  # teachernet: channels of its first stage (doubles per stage)
     projection_channels: int = 64  # projected: channels after the fixed 1x1 mixing, per scale
+    cross_scale: bool = False  # projected: add each coarser mixed scale into the finer one
+    logit_head: bool = False  # projected: one more head on the teacher's class logits
     fm_weight: float = 10.0  # feature-matching: weight of the teacher statistics loss
 
     def __post_init__(self) -> None:
@@ -92,7 +94,57 @@ class TeacherNet(nn.Module):
         return self.classifier(self.multiscale(x)[-1].flatten(1))
 
 
-TEACHERS = {"teachernet-v1": TeacherNet}
+class DeepTeacherNet(nn.Module):
+    """A deeper classifier: a 3x3 stem, then up to three stages of [Conv 4/2/1, BN, LReLU,
+    Conv 3x3, BN, LReLU] (widths w, 2w, 4w; 28 px: 14, 7 and 3 px grids), flattened into a linear
+    classifier. Two convolutions per stage give each scale more than a linear filter of the one
+    below: the features a frozen teacher hands D are only as good as its depth."""
+
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, width: int = 32):
+        super().__init__()
+        channels, side, _ = image_shape
+        self.stem = nn.Sequential(*_conv_bn_lrelu(channels, width, 3, 1))
+        self.stages = nn.ModuleList()
+        self.widths, self.sides = [], []
+        c_in = width
+        while side // 2 >= 3 and len(self.stages) < 3 or not self.stages:
+            c_out = width * 2 ** len(self.stages)
+            self.stages.append(
+                nn.Sequential(
+                    *_conv_bn_lrelu(c_in, c_out, 4, 2), *_conv_bn_lrelu(c_out, c_out, 3, 1)
+                )
+            )
+            side = (side + 2 - 4) // 2 + 1
+            self.widths.append(c_out)
+            self.sides.append(side)
+            c_in = c_out
+        self.classifier = nn.Linear(c_in * side * side, num_classes)
+        self.apply(init_dcgan_weights)
+
+    def multiscale(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Images (B, C, H, W) in [-1, 1] -> each stage's output, finest first."""
+        outputs = []
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+            outputs.append(x)
+        return outputs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.multiscale(x)[-1].flatten(1))
+
+
+def _conv_bn_lrelu(c_in: int, c_out: int, kernel: int, stride: int) -> list[nn.Module]:
+    padding = 1
+    return [
+        nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=False),
+        nn.BatchNorm2d(c_out),
+        nn.LeakyReLU(0.2, True),
+    ]
+
+
+TEACHERS = {"teachernet-v1": TeacherNet, "teachernet-deep": DeepTeacherNet}
+Teacher_ = TeacherNet | DeepTeacherNet
 # Not the evaluator's recipe: another architecture (above) and another seed.
 TEACHER_RECIPE = EvaluatorRecipe(
     architecture="teachernet-v1", epochs=3, lr=2e-3, use_hflip=True, seed=7_345_001
@@ -104,7 +156,7 @@ class Teacher:
     """The frozen teacher network and what it cost: `train_seconds` is the one-time training
     time (None for a user's teacher)."""
 
-    net: TeacherNet
+    net: Teacher_
     key: str
     test_accuracy: float | None
     train_seconds: float | None
@@ -178,11 +230,25 @@ def teacher_fingerprint(net: nn.Module) -> str:
 class ProjectedDiscriminator(nn.Module):
     """D built on a frozen teacher: per scale, fixed random 1x1 channel mixing (the projection)
     and a small trainable head; the logit is the sum of the heads' logits. Conditional: each head
-    adds a projection term <embed(y), h>."""
+    adds a projection term <embed(y), h>.
 
-    def __init__(self, teacher: TeacherNet, projection_channels: int = 64, num_classes: int = 0):
+    `cross_scale` adds each coarser mixed scale, upsampled, into the next finer one (Projected
+    GANs' cross-scale mixing), so fine heads also see what the deep features say. `logit_head`
+    adds a head on the teacher's class logits: how sure the teacher is of *some* class is
+    knowledge from the labels that even an unconditional D can use."""
+
+    def __init__(
+        self,
+        teacher: Teacher_,
+        projection_channels: int = 64,
+        num_classes: int = 0,
+        cross_scale: bool = False,
+        logit_head: bool = False,
+    ):
         super().__init__()
         self.teacher = teacher.eval().requires_grad_(False)
+        self.num_classes = num_classes
+        self.cross_scale = cross_scale
         self.mix = nn.ModuleList()
         self.heads = nn.ModuleList()
         self.encoders = nn.ModuleList()
@@ -203,27 +269,55 @@ class ProjectedDiscriminator(nn.Module):
             feature_dims.append(feature_dim)
             self.encoders.append(ClassEncoder(num_classes, feature_dim) if num_classes else None)
         self.linears = nn.ModuleList(nn.Linear(dim, 1) for dim in feature_dims)
+        self.logit_head = None
+        if logit_head:
+            k = teacher.classifier.out_features
+            self.logit_head = nn.Sequential(
+                nn.Linear(k, projection_channels),
+                nn.LeakyReLU(0.2, True),
+                nn.Linear(projection_channels, 1),
+            )
 
     def train(self, mode: bool = True) -> ProjectedDiscriminator:
         super().train(mode)
         self.teacher.eval()  # its BatchNorm statistics stay the teacher's
         return self
 
-    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
+    def project(self, features: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The teacher's scales, channel-mixed (and cross-scale mixed), finest first."""
+        mixed = [mix(feats) for feats, mix in zip(features, self.mix, strict=True)]
+        if self.cross_scale:
+            for i in range(len(mixed) - 2, -1, -1):
+                coarser = F.interpolate(mixed[i + 1], size=mixed[i].shape[-2:], mode="bilinear")
+                mixed[i] = mixed[i] + coarser
+        return mixed
+
+    def judge(self, x: torch.Tensor, cond: Conditions | None = None) -> Judgement:
+        """Summed logits; the features are all heads' features side by side."""
         logits = torch.zeros(len(x), device=x.device)
         features = self.teacher.multiscale(x)
-        parts = zip(features, self.mix, self.heads, self.linears, self.encoders, strict=True)
-        for feats, mix, head, linear, encoder in parts:
-            h = head(mix(feats))
+        hs = []
+        parts = zip(self.project(features), self.heads, self.linears, self.encoders, strict=True)
+        for m, head, linear, encoder in parts:
+            h = head(m)
+            hs.append(h)
             logits = logits + linear(h).flatten()
             if encoder is not None:
                 logits = logits + (encoder(cond).pooled * h).sum(1)
-        return logits
+        if self.logit_head is not None:
+            class_logits = self.teacher.classifier(features[-1].flatten(1))
+            logits = logits + self.logit_head(class_logits).flatten()
+        return Judgement(logits, torch.cat(hs, dim=1))
+
+    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
+        return self.judge(x, cond).logits
 
 
-def init_from_teacher(discriminator: nn.Module, teacher: TeacherNet) -> None:
+def init_from_teacher(discriminator: nn.Module, teacher: Teacher_) -> None:
     """Copy the teacher's trunk into D's (same layer layout: `dcgan_trunk`)."""
     trunk = getattr(discriminator, "net", None)
+    if not isinstance(teacher, TeacherNet):
+        raise ValueError("transfer.mode='init' needs transfer.teacher_arch='teachernet-v1'")
     state = teacher.trunk.state_dict()
     if trunk is None:
         raise ValueError(
@@ -239,7 +333,7 @@ def init_from_teacher(discriminator: nn.Module, teacher: TeacherNet) -> None:
         ) from None
 
 
-def feature_matching_loss(teacher: TeacherNet, real: torch.Tensor, fake: torch.Tensor):
+def feature_matching_loss(teacher: Teacher_, real: torch.Tensor, fake: torch.Tensor):
     """Sum over scales of the squared distance between per-channel mean and std of the teacher's
     features on real and fake images (real statistics are constants)."""
     with torch.no_grad():

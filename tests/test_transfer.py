@@ -11,6 +11,7 @@ from knowgen.images import to_float
 from knowgen.train.loop import train, train_step
 from knowgen.train.state import init_state
 from knowgen.transfer import (
+    DeepTeacherNet,
     ProjectedDiscriminator,
     TeacherNet,
     TransferConfig,
@@ -81,6 +82,44 @@ def test_projected_d_trains_its_heads_and_keeps_the_teacher_frozen(teacher):
         not torch.equal(a, b) for a, b in zip(heads, discriminator.heads.parameters(), strict=True)
     )
     assert all(p.requires_grad is False for p in discriminator.teacher.parameters())
+
+
+def test_deep_teacher_gives_three_scales_and_a_classifier():
+    net = DeepTeacherNet((1, 28, 28), 10, width=8)
+    features = net.multiscale(torch.randn(2, 1, 28, 28))
+    assert [f.shape[1:] for f in features] == [(8, 14, 14), (16, 7, 7), (32, 3, 3)]
+    assert (net.widths, net.sides) == ([8, 16, 32], [14, 7, 3])
+    assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    assert len(DeepTeacherNet((1, 8, 8), 10, width=8).stages) == 1  # digits: one 4 px scale
+
+
+def test_cross_scale_mixing_lets_fine_heads_see_deep_features():
+    net = DeepTeacherNet((1, 28, 28), 10, width=8).eval()
+    torch.manual_seed(0)
+    plain = ProjectedDiscriminator(net, 8)
+    torch.manual_seed(0)
+    mixed = ProjectedDiscriminator(net, 8, cross_scale=True)
+    assert all(
+        torch.equal(a, b) for a, b in zip(plain.parameters(), mixed.parameters(), strict=True)
+    )
+    x = torch.randn(4, 1, 28, 28)
+    assert not torch.allclose(plain(x), mixed(x))
+    # The finest scale's projection depends on the deepest features only when mixing is on.
+    for d, reaches in ((plain, False), (mixed, True)):
+        feats = [f.detach().requires_grad_(True) for f in net.multiscale(x)]
+        d.project(feats)[0].sum().backward()
+        assert (feats[-1].grad is not None) == reaches
+
+
+def test_logit_head_scores_the_teachers_class_logits():
+    torch.manual_seed(0)
+    net = DeepTeacherNet((1, 28, 28), 10, width=8).eval()
+    d = ProjectedDiscriminator(net, 8, logit_head=True)
+    x = torch.randn(4, 1, 28, 28)
+    with_head = d(x)
+    expected_extra = d.logit_head(net(x)).flatten()
+    d.logit_head = None
+    assert torch.allclose(with_head, d(x) + expected_extra, atol=1e-6)
 
 
 def test_init_copies_the_teacher_trunk_into_d(teacher):
