@@ -139,7 +139,7 @@ def step_breakdown(dataset, cfg, repeats: int = 20) -> dict[str, float]:
         t1 = time.perf_counter()
         fake = generate_fake(state, batch, with_grad=True)
         t2 = time.perf_counter()
-        d_step(state, real, fake, cfg.loss)
+        d_step(state, real, None, fake, cfg.loss)
         t3 = time.perf_counter()
         g_step(state, fake, cfg.loss)
         t4 = time.perf_counter()

@@ -22,10 +22,13 @@ class LossConfig:
     r1_weight: float = 0.0  # gamma of the R1 penalty on real images (Mescheder et al. 2018)
     r1_every: int = 16  # lazy R1: applied every k D steps, scaled by k (Karras et al. 2020)
     aux_weight: float = 1.0  # ACGAN class loss weight, when D has an auxiliary classifier
+    info_weight: float = 1.0  # InfoGAN: weight lambda of the mutual-information term
+    info_continuous_weight: float = 0.1  # InfoGAN: continuous codes' NLL, relative to the above
 
     def __post_init__(self) -> None:
-        if self.r1_weight < 0 or self.aux_weight < 0:
-            raise ValueError("loss.r1_weight and loss.aux_weight must be >= 0")
+        for key in ("r1_weight", "aux_weight", "info_weight", "info_continuous_weight"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"loss.{key} must be >= 0, got {getattr(self, key)}")
         if self.r1_every < 1:
             raise ValueError(f"loss.r1_every must be >= 1, got {self.r1_every}")
         if self.gp_weight < 0:

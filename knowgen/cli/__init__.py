@@ -7,7 +7,18 @@ import sys
 
 import typer
 
-from knowgen.cli import evaluate, export, info, presets, sample, train
+from knowgen.cli import (
+    evaluate,
+    export,
+    info,
+    invert,
+    presets,
+    probe,
+    represent,
+    sample,
+    train,
+    traverse,
+)
 
 app = typer.Typer(
     help="knowgen: train, sample, export and inspect knowledge-aware image generators.",
@@ -15,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (train, sample, evaluate, export, info, presets):
+for module in (train, sample, traverse, evaluate, represent, probe, invert, export, info, presets):
     app.command(name=module.NAME)(module.command)
 
 

@@ -27,6 +27,11 @@ def command(run_dir: Path = typer.Argument(..., help="A run directory.")) -> Non
         f"model       {cfg.model.name}, z_dim {cfg.model.z_dim}"
         + (f", conditioned on {cfg.model.condition}" if cfg.model.conditional else "")
         + (f", attention at {list(cfg.model.attention_at)}" if cfg.model.attention_at else ""),
+        *(
+            [f"codes       {'; '.join(cfg.model.codes.describe())} (knowgen traverse)"]
+            if cfg.model.codes
+            else []
+        ),
         f"loss        {cfg.loss.kind}",
         f"stop        steps={cfg.train.steps} epochs={cfg.train.epochs} "
         f"minutes={cfg.train.minutes}",

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from knowgen.knowledge import Conditions
-from knowgen.models.layers import init_dcgan_weights
+from knowgen.models.layers import Judgement, init_dcgan_weights
 
 
 def dcgan_geometry(side: int) -> tuple[int, int]:
@@ -107,6 +107,11 @@ class DCGANDiscriminator(nn.Module):
         layers += [nn.Conv2d(widths[-1], 1, base, 1, 0, bias=False)]
         self.net = nn.Sequential(*layers)
         self.apply(init_dcgan_weights)
+
+    def judge(self, x: torch.Tensor, cond: Conditions | None = None) -> Judgement:
+        """Logits and the trunk's last feature map, flattened, from one pass."""
+        h = self.net[:-1](x)
+        return Judgement(self.net[-1](h).flatten(), h.flatten(1))
 
     def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """Images (B, C, H, W) -> logits (B,)."""

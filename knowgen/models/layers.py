@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+class Judgement(NamedTuple):
+    """What every discriminator's `judge(x, cond)` returns from one pass: the real/fake logits
+    (B,), the trunk features the logits are read from (B, F) (InfoGAN's Q head and feature
+    probes reuse them), and auxiliary class logits (B, K) where D has an ACGAN head."""
+
+    logits: torch.Tensor
+    features: torch.Tensor
+    aux: torch.Tensor | None = None
 
 
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:

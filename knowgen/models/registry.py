@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from torch import nn
@@ -18,6 +18,7 @@ from knowgen.models.seed import (
     SeedDiscriminator,
     SeedGenerator,
 )
+from knowgen.represent.codes import InfoGenerator, LatentCodes
 
 ImageShape = tuple[int, int, int]
 
@@ -40,6 +41,8 @@ class ModelConfig:
     condition: Literal["none", "class"] = "none"  # sagan: knowledge the networks are given
     cond_dim: int = 128  # sagan: width of G's class embedding (feeds conditional BatchNorm)
     aux_classifier: bool = False  # sagan, conditional: ACGAN class head on D besides projection
+    info_categorical: tuple[int, ...] = ()  # InfoGAN: sizes of categorical codes, e.g. [10]
+    info_continuous: int = 0  # InfoGAN: how many continuous codes (z_dim stays the noise size)
 
     def __post_init__(self) -> None:
         if self.name not in GENERATORS:
@@ -53,6 +56,17 @@ class ModelConfig:
                     raise ValueError(f"model.{key} needs model.name='sagan' (got {self.name!r})")
         if self.aux_classifier and self.condition == "none":
             raise ValueError("model.aux_classifier needs a conditional model (model.condition)")
+        try:
+            codes = self.codes
+        except ValueError as err:
+            raise ValueError(f"model.info_categorical/info_continuous: {err}") from None
+        if codes and self.name == "linear":
+            raise ValueError("InfoGAN codes need a discriminator with a trunk, not model 'linear'")
+
+    @property
+    def codes(self) -> LatentCodes:
+        """InfoGAN's latent codes (empty: a plain GAN)."""
+        return LatentCodes(tuple(self.info_categorical), self.info_continuous)
 
     @property
     def conditional(self) -> bool:
@@ -131,7 +145,13 @@ def build_generator(cfg: ModelConfig, image_shape: ImageShape, num_classes: int 
     dataset's (used only when `cfg.condition` asks for classes)."""
     if cfg.name not in GENERATORS:
         raise ValueError(f"unknown model.name {cfg.name!r}; choose from {sorted(GENERATORS)}")
-    generator = GENERATORS[cfg.name](cfg, tuple(image_shape), condition_classes(cfg, num_classes))
+    k = condition_classes(cfg, num_classes)
+    codes = cfg.codes
+    if codes:  # the base generator takes noise + one-hot categorical + continuous codes
+        base = GENERATORS[cfg.name](replace(cfg, z_dim=cfg.z_dim + codes.slots), image_shape, k)
+        generator = InfoGenerator(base, codes)
+    else:
+        generator = GENERATORS[cfg.name](cfg, tuple(image_shape), k)
     return add_spectral_norm(generator) if cfg.spectral_norm_g else generator
 
 

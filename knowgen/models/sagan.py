@@ -15,7 +15,7 @@ from torch import nn
 
 from knowgen.knowledge import ClassEncoder, Conditions
 from knowgen.models.dcgan import dcgan_geometry, stage_channels
-from knowgen.models.layers import ConditionalBatchNorm2d, attention_block
+from knowgen.models.layers import ConditionalBatchNorm2d, Judgement, attention_block
 
 
 def check_attention_at(attention_at: tuple[int, ...], available: list[int], net: str) -> None:
@@ -140,17 +140,15 @@ class SAGANDiscriminator(nn.Module):
         """Images (B, C, H, W) -> trunk features h (B, feature_dim)."""
         return self.trunk(x).flatten(1)
 
-    def forward_with_aux(
-        self, x: torch.Tensor, cond: Conditions | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(real/fake logits (B,), class logits (B, K) or None without an auxiliary head)."""
+    def judge(self, x: torch.Tensor, cond: Conditions | None = None) -> Judgement:
+        """Logits, trunk features and (with an auxiliary head) class logits from one pass."""
         h = self.features(x)
         logits = self.head(h).flatten()
         if self.encoder is not None:
             logits = logits + (self.encoder(cond).pooled * h).sum(1)
         aux = self.aux_head(h) if self.aux_head is not None else None
-        return logits, aux
+        return Judgement(logits, h, aux)
 
     def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """Images (B, C, H, W) (+ conditions) -> logits (B,)."""
-        return self.forward_with_aux(x, cond)[0]
+        return self.judge(x, cond).logits

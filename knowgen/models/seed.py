@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from knowgen.knowledge import Conditions
-from knowgen.models.layers import SameConv2d, init_keras_weights
+from knowgen.models.layers import Judgement, SameConv2d, init_keras_weights
 
 
 class LinearGenerator(nn.Module):
@@ -44,11 +44,15 @@ class LinearDiscriminator(nn.Module):
         self.weight = nn.Parameter(torch.zeros(1, math.prod(image_shape) + 1))
         nn.init.normal_(self.weight, 0.0, 0.02)
 
-    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
-        """Images (B, C, H, W) -> logits (B,)."""
+    def judge(self, x: torch.Tensor, cond: Conditions | None = None) -> Judgement:
+        """Logits; the features of a linear D are the pixels themselves."""
         flat = x.flatten(1)
         augmented = torch.cat([flat, flat.new_ones(len(flat), 1)], dim=1)  # [x; 1]
-        return (augmented @ self.weight.T).squeeze(1)
+        return Judgement((augmented @ self.weight.T).squeeze(1), flat)
+
+    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
+        """Images (B, C, H, W) -> logits (B,)."""
+        return self.judge(x, cond).logits
 
 
 class SeedGenerator(nn.Module):
@@ -103,6 +107,11 @@ class SeedDiscriminator(nn.Module):
         self.head = nn.Linear(channels * height * width, 1)
         self.apply(init_keras_weights)
 
+    def judge(self, x: torch.Tensor, cond: Conditions | None = None) -> Judgement:
+        """Logits and the flattened features they are read from, from one pass."""
+        h = self.features(x).flatten(1)
+        return Judgement(self.head(h).squeeze(1), h)
+
     def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """Images (B, C, H, W) -> logits (B,)."""
-        return self.head(self.features(x).flatten(1)).squeeze(1)
+        return self.judge(x, cond).logits

@@ -135,12 +135,10 @@ def train_step(
     """
     update_g = (state.step + 1) % cfg.train.n_critic == 0
     policy = parse_policy(cfg.train.diffaugment)
-    fake, fake_cond = generate_fake(state, len(real), with_grad=update_g)
-    logs = d_step(state, real, real_cond, fake, fake_cond, cfg.loss, policy)
+    fake = generate_fake(state, len(real), with_grad=update_g)
+    logs = d_step(state, real, real_cond, fake, cfg.loss, policy)
     if update_g:
-        logs |= g_step(
-            state, fake, fake_cond, cfg.loss, policy, real=real, fm_weight=cfg.transfer.fm_weight
-        )
+        logs |= g_step(state, fake, cfg.loss, policy, real=real, fm_weight=cfg.transfer.fm_weight)
     state.ema.update(state.generator, state.step)
     state.step += 1
     check_finite(logs, state.step)

@@ -9,6 +9,7 @@ from torch import nn
 
 from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.registry import condition_classes
+from knowgen.represent.codes import QHead
 from knowgen.train.config import TrainConfig
 from knowgen.train.ema import EMA
 from knowgen.transfer import (
@@ -67,11 +68,19 @@ def init_state(
     if mode != "none" and teacher is None:
         raise ValueError(f"transfer.mode={mode!r} needs a teacher")
     if mode == "projected":
-        discriminator = ProjectedDiscriminator(teacher.net, transfer.projection_channels, k)
+        discriminator = ProjectedDiscriminator(
+            teacher.net,
+            transfer.projection_channels,
+            k,
+            cross_scale=transfer.cross_scale,
+            logit_head=transfer.logit_head,
+        )
     else:
         discriminator = build_discriminator(model_cfg, image_shape, num_classes)
         if mode == "init":
             init_from_teacher(discriminator, teacher.net)
+    if model_cfg.codes:
+        discriminator.q_head = QHead(judged_features(discriminator, image_shape), model_cfg.codes)
     discriminator = discriminator.to(device)
     trainable_d = [p for p in discriminator.parameters() if p.requires_grad]
     return TrainState(
@@ -84,3 +93,14 @@ def init_state(
         num_classes=k,
         teacher=teacher.net.to(device) if mode == "feature-matching" else None,
     )
+
+
+def judged_features(discriminator: nn.Module, image_shape: tuple[int, int, int]) -> int:
+    """The size of the features `discriminator.judge` returns, from one pass in eval mode (which
+    leaves BatchNorm statistics and spectral norm's power iterations alone)."""
+    was_training = discriminator.training
+    discriminator.eval()
+    with torch.no_grad():
+        size = discriminator.judge(torch.zeros(2, *image_shape)).features.shape[1]
+    discriminator.train(was_training)
+    return int(size)

@@ -8,6 +8,8 @@ uniformly drawn classes with generated ones. DiffAugment, when on, transforms ev
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -15,6 +17,8 @@ from torch import nn
 from knowgen.augment import diff_augment
 from knowgen.knowledge import Conditions
 from knowgen.losses import D_LOSSES, G_LOSSES, LossConfig, gradient_penalty, r1_penalty
+from knowgen.models.layers import Judgement
+from knowgen.represent.codes import CodeTargets, information_loss
 from knowgen.train.state import TrainState
 from knowgen.transfer import feature_matching_loss
 
@@ -26,42 +30,60 @@ def sample_conditions(state: TrainState, batch_size: int) -> Conditions | None:
     return {"class": torch.randint(state.num_classes, (batch_size,), device=state.device)}
 
 
-def generate_fake(
-    state: TrainState, batch_size: int, with_grad: bool
-) -> tuple[torch.Tensor, Conditions | None]:
-    """A generated batch (B, C, H, W) and the conditions it was made for; keeps G's graph only
-    when a G step will use it."""
+class FakeBatch(NamedTuple):
+    """A generated batch, the conditions it was made for and, for InfoGAN, its latent codes."""
+
+    images: torch.Tensor
+    cond: Conditions | None
+    codes: CodeTargets | None
+
+
+def generate_fake(state: TrainState, batch_size: int, with_grad: bool) -> FakeBatch:
+    """A generated batch (B, C, H, W) with what it was made from; keeps G's graph only when a
+    G step will use it."""
     z = torch.randn(batch_size, state.z_dim, device=state.device)
     cond = sample_conditions(state, batch_size)
+    codes = state.generator.code_targets(z) if hasattr(state.generator, "code_targets") else None
     with torch.set_grad_enabled(with_grad):
-        return state.generator(z, cond), cond
+        return FakeBatch(state.generator(z, cond), cond, codes)
 
 
 def discriminate(
     discriminator: nn.Module, images: torch.Tensor, cond: Conditions | None
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(logits (B,), auxiliary class logits (B, K) or None) for any registered discriminator."""
-    if hasattr(discriminator, "forward_with_aux"):
-        return discriminator.forward_with_aux(images, cond)
-    return discriminator(images, cond), None
+) -> Judgement:
+    """Logits, features and auxiliary class logits from any registered discriminator."""
+    return discriminator.judge(images, cond)
+
+
+def information_term(
+    state: TrainState, judged: Judgement, codes: CodeTargets | None, cfg: LossConfig
+) -> dict[str, torch.Tensor]:
+    """InfoGAN's mutual-information term on a generated batch: Q (on D's trunk) recovers the
+    codes. In D's update it trains Q and the trunk; in G's, it makes G's codes recoverable."""
+    q_head = getattr(state.discriminator, "q_head", None)
+    if q_head is None or codes is None or not cfg.info_weight:
+        return {}
+    loss = information_loss(q_head(judged.features), codes, cfg.info_continuous_weight)
+    return {"info": cfg.info_weight * loss}
 
 
 def d_step(
     state: TrainState,
     real: torch.Tensor,
     real_cond: Conditions | None,
-    fake: torch.Tensor,
-    fake_cond: Conditions | None,
+    fake: FakeBatch,
     cfg: LossConfig,
     policy: tuple[str, ...] = (),
 ) -> dict[str, torch.Tensor]:
     """Update D on real (B, C, H, W) and generated images, both in [-1, 1]."""
     discriminator = state.discriminator
     real_in = diff_augment(real, policy)
-    fake_in = diff_augment(fake.detach(), policy)
-    real_logits, real_aux = discriminate(discriminator, real_in, real_cond)
-    fake_logits, _ = discriminate(discriminator, fake_in, fake_cond)
+    fake_in = diff_augment(fake.images.detach(), policy)
+    real_logits, _, real_aux = discriminate(discriminator, real_in, real_cond)
+    judged_fake = discriminate(discriminator, fake_in, fake.cond)
+    fake_logits = judged_fake.logits
     terms = {"d_adv": D_LOSSES[cfg.kind](real_logits, fake_logits, cfg.label_smoothing)}
+    terms |= {f"d_{k}": v for k, v in information_term(state, judged_fake, fake.codes, cfg).items()}
     if cfg.kind == "wgan-gp":
         critic = lambda x: discriminator(x, real_cond)  # noqa: E731 - the interpolates keep real's
         terms["d_gp"] = cfg.gp_weight * gradient_penalty(critic, real_in, fake_in)
@@ -69,7 +91,7 @@ def d_step(
         terms["d_aux"] = cfg.aux_weight * F.cross_entropy(real_aux, real_cond["class"])
     if cfg.r1_weight and state.step % cfg.r1_every == 0:
         leaf = real_in.detach().requires_grad_(True)
-        scores = discriminate(discriminator, leaf, real_cond)[0]
+        scores = discriminate(discriminator, leaf, real_cond).logits
         terms["d_r1"] = 0.5 * cfg.r1_weight * cfg.r1_every * r1_penalty(scores, leaf)
     state.opt_d.zero_grad(set_to_none=True)
     sum(terms.values()).backward()
@@ -80,8 +102,7 @@ def d_step(
 
 def g_step(
     state: TrainState,
-    fake: torch.Tensor,
-    fake_cond: Conditions | None,
+    fake: FakeBatch,
     cfg: LossConfig,
     policy: tuple[str, ...] = (),
     real: torch.Tensor | None = None,
@@ -94,12 +115,13 @@ def g_step(
     for parameter in trainable:
         parameter.requires_grad_(False)
     try:
-        logits, aux = discriminate(state.discriminator, diff_augment(fake, policy), fake_cond)
-        terms = {"g_adv": G_LOSSES[cfg.kind](logits)}
-        if aux is not None:  # ACGAN: G makes images D classifies as the class asked for
-            terms["g_aux"] = cfg.aux_weight * F.cross_entropy(aux, fake_cond["class"])
+        judged = discriminate(state.discriminator, diff_augment(fake.images, policy), fake.cond)
+        terms = {"g_adv": G_LOSSES[cfg.kind](judged.logits)}
+        if judged.aux is not None:  # ACGAN: G makes images D classifies as the class asked for
+            terms["g_aux"] = cfg.aux_weight * F.cross_entropy(judged.aux, fake.cond["class"])
+        terms |= {f"g_{k}": v for k, v in information_term(state, judged, fake.codes, cfg).items()}
         if state.teacher is not None and fm_weight and real is not None:
-            terms["g_fm"] = fm_weight * feature_matching_loss(state.teacher, real, fake)
+            terms["g_fm"] = fm_weight * feature_matching_loss(state.teacher, real, fake.images)
         state.opt_g.zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         state.opt_g.step()

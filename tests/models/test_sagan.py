@@ -18,7 +18,7 @@ def test_conditional_shapes(shape):
     cond = {"class": torch.tensor([0, 1, 3])}
     images = generator(torch.randn(3, 8), cond)
     assert images.shape == (3, *shape) and images.abs().max() <= 1
-    logits, aux = discriminator.forward_with_aux(images, cond)
+    logits, _, aux = discriminator.judge(images, cond)
     assert logits.shape == (3,) and aux.shape == (3, 4)
 
 
