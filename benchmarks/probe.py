@@ -21,6 +21,21 @@ from knowgen.train.loop import train  # noqa: E402
 KEYS = ["fid", "recall", "precision", "modes_covered", "conditional_accuracy", "intra_fid"]
 
 
+def code_clustering(discriminator, cfg) -> dict[str, float]:
+    from knowgen.data import load_dataset
+    from knowgen.represent.features import discriminator_features
+    from knowgen.represent.probe import clustering_accuracy, nmi
+
+    test = load_dataset(replace(cfg.data, split="test"))
+    _, codes = discriminator_features(discriminator, test.images)
+    labels = test.labels.numpy()
+    assignments = codes[:, 0].astype(int)
+    return {
+        "c1_accuracy": round(clustering_accuracy(assignments, labels), 4),
+        "c1_nmi": round(nmi(assignments, labels), 4),
+    }
+
+
 def main() -> None:
     if len(sys.argv) < 4:
         raise SystemExit(__doc__)
@@ -36,6 +51,8 @@ def main() -> None:
     state = train(cfg, Path("benchmarks/results/probes") / name, overwrite=True)
     scores = evaluate_generator(state.ema.model, cfg.data, replace(cfg.eval, num_samples=5000))
     picked = {k: round(scores[k], 3) for k in KEYS if scores.get(k) is not None}
+    if hasattr(state.discriminator, "q_head"):  # InfoGAN: c1 as a clustering of the test split
+        picked |= code_clustering(state.discriminator, cfg)
     print(json.dumps({"name": name, "steps": state.step, **picked}), flush=True)
 
 

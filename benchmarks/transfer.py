@@ -7,6 +7,9 @@ separate invocations on the same machine; `--baseline CSV` takes the `none` curv
 benchmarks/quality.py CSV of the same preset instead of training it again.
 
     python benchmarks/transfer.py --modes none projected init feature-matching --write-docs
+    python benchmarks/transfer.py --modes projected --set transfer.logit_head=true --tag logit
+
+`--set` applies to every mode but `none`; `--tag` names such a variant in the curves' labels.
 """
 
 from __future__ import annotations
@@ -67,13 +70,15 @@ def main() -> None:
     parser.add_argument("--num-samples", type=int, default=10_000)
     parser.add_argument("--baseline", type=Path, help="quality.py CSV holding the `none` curve")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--set", action="append", default=[], help="override for transfer runs")
+    parser.add_argument("--tag", default="", help="appended to the mode in the labels")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine()
     print(machine, flush=True)
 
-    cfg = resolve_config(args.preset)
+    cfg = resolve_config(args.preset, args.set)
     evaluator = load_or_train_evaluator(cfg.data)
     floor = dataset_floor(cfg.data, cfg.eval.__class__(num_samples=args.num_samples), evaluator)
     start = time.perf_counter()
@@ -95,7 +100,8 @@ def main() -> None:
     for mode in args.modes:
         if mode == "none" and args.baseline:
             continue
-        label = f"{args.preset}/{mode}"
+        tagged = mode != "none" and args.tag
+        label = f"{args.preset}/{mode}" + (f"+{args.tag}" if tagged else "")
         rows = [r for r in rows if r["preset"] != label]
         rows += run_preset(
             args.preset,
@@ -103,7 +109,7 @@ def main() -> None:
             args.points,
             args.num_samples,
             args.out,
-            overrides=(f'transfer.mode="{mode}"',),
+            overrides=(f'transfer.mode="{mode}"', *(args.set if mode != "none" else ())),
             label=label,
         )
         with open(csv_path, "w", newline="", encoding="utf-8") as handle:

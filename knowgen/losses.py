@@ -24,9 +24,11 @@ class LossConfig:
     aux_weight: float = 1.0  # ACGAN class loss weight, when D has an auxiliary classifier
     info_weight: float = 1.0  # InfoGAN: weight lambda of the mutual-information term
     info_continuous_weight: float = 0.1  # InfoGAN: continuous codes' NLL, relative to the above
+    info_real_weight: float = 0.0  # InfoGAN: Q's categorical codes as a clustering of real images
 
     def __post_init__(self) -> None:
-        for key in ("r1_weight", "aux_weight", "info_weight", "info_continuous_weight"):
+        weights = ("r1_weight", "aux_weight", "info_weight", "info_continuous_weight")
+        for key in (*weights, "info_real_weight"):
             if getattr(self, key) < 0:
                 raise ValueError(f"loss.{key} must be >= 0, got {getattr(self, key)}")
         if self.r1_every < 1:

@@ -9,7 +9,6 @@ import typer
 
 from knowgen.cli.errors import reports_user_errors
 from knowgen.cli.represent import run_data
-from knowgen.data import load_dataset
 
 NAME = "probe"
 
@@ -54,61 +53,19 @@ def command(
     """Fit probes on train-split features of real images, report test-split accuracy (linear
     probe, k-NN; InfoGAN codes: clustering accuracy and NMI), each beside the same probe on raw
     pixels. Writes probe.json in the run directory. The labels are used only by the probes."""
-    from knowgen.represent.features import discriminator_features, load_run_models
-    from knowgen.represent.probe import probe_representation
+    from knowgen.config import read_config
+    from knowgen.represent.probe import probe_run
 
-    if features not in ("discriminator", "encoder"):
-        raise ValueError(f"--features must be discriminator or encoder, got {features!r}")
-    models = load_run_models(run_dir)
-    extract = lambda images: discriminator_features(models.discriminator, images)  # noqa: E731
-    if features == "encoder":
-        extract = encoder_extractor(run_dir, models)
-    splits = {}
-    for split in ("train", "test"):
-        dataset = load_dataset(run_data(models.cfg, data, split))
-        if dataset.labels is None:
-            raise ValueError("probes need a labelled dataset (class sub-folders or a named set)")
-        if tuple(dataset.image_shape) != models.image_shape:
-            raise ValueError(
-                f"the data's images are {dataset.image_shape}, the run was trained on "
-                f"{models.image_shape}"
-            )
-        images, labels = dataset.images, dataset.labels
-        if split == "train" and n_train:
-            images, labels = images[:n_train], labels[:n_train]
-        typer.echo(f"features of {len(images)} {split} images", err=True)
-        feats, codes = extract(images)
-        pixels = images.flatten(1).float().numpy() / 255.0
-        splits[split] = (feats, codes, labels.numpy(), pixels)
-    train, test = splits["train"], splits["test"]
-    report = probe_representation(
-        (train[0], test[0]),
-        (train[2], test[2]),
-        (train[3], test[3]),
-        codes_test=test[1],
-        categorical=models.cfg.model.codes.categorical,
+    data_cfg = None
+    if data:
+        if not (run_dir / "config.toml").is_file():
+            raise FileNotFoundError(f"{str(run_dir)!r} is not a run directory (no config.toml)")
+        data_cfg = run_data(read_config(run_dir / "config.toml"), data, "train")
+    report = probe_run(
+        run_dir,
+        data_cfg,
+        n_train,
+        features,
         progress=lambda message: typer.echo(message, err=True),
     )
-    report |= {"features": features, "feature_dim": int(train[0].shape[1])}
-    report |= {"run": str(run_dir), "step": models.step}
-    (Path(run_dir) / "probe.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
     typer.echo(json.dumps(report, indent=2) if as_json else format_report(report))
-
-
-def encoder_extractor(run_dir: Path, models):
-    """Features (and InfoGAN codes read from E(x)) from the run's inversion encoder."""
-    import torch
-
-    from knowgen.represent.encoder import encode_latents, encoder_features, load_or_train_encoder
-
-    encoder = load_or_train_encoder(run_dir, models.generator, models.image_shape, models.step)
-    generator = models.generator
-
-    def extract(images):
-        codes = None
-        if hasattr(generator, "code_targets"):
-            categories, continuous = generator.code_targets(encode_latents(encoder, images))
-            codes = torch.cat([c[:, None].float() for c in categories] + [continuous], 1).numpy()
-        return encoder_features(encoder, images), codes
-
-    return extract

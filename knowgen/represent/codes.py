@@ -197,3 +197,18 @@ def traverse_code(
             labels.append(f"{code}={value:+.1f}")
         rows.append(generator(generator.latent(z, categories, varied), cond))
     return torch.cat(rows), labels
+
+
+def clustering_loss(logits: list[torch.Tensor]) -> torch.Tensor:
+    """Regularised information maximisation (Krause et al. 2010; IMSAT, Hu et al. 2017) for each
+    categorical code's predictions on *real* images: each image's assignment should be confident
+    (low mean entropy) and the assignments balanced over the values (high entropy of the mean).
+    With InfoGAN's term tying Q's values to what G draws with each code, this pushes a code to
+    be the main factor of variation of real images rather than a detail G hides it in."""
+    loss = logits[0].new_zeros(()) if logits else torch.zeros(())
+    for lg in logits:
+        p = lg.softmax(1)
+        mean_entropy = -(p * lg.log_softmax(1)).sum(1).mean()
+        marginal = p.mean(0)
+        loss = loss + mean_entropy + (marginal * marginal.clamp_min(1e-8).log()).sum()
+    return loss

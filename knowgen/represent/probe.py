@@ -10,9 +10,16 @@ Raw pixels go through the same probes on the same split, so every figure has its
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from knowgen.data import DataConfig, load_dataset
 
 
 def linear_probe_accuracy(
@@ -147,3 +154,71 @@ def probe_representation(
         report[f"c{i + 1}_clustering_accuracy"] = clustering_accuracy(assignments, test_y)
         report[f"c{i + 1}_nmi"] = nmi(assignments, test_y)
     return report
+
+
+def probe_run(
+    run_dir: Path,
+    data: DataConfig | None = None,
+    n_train: int | None = None,
+    features: str = "discriminator",
+    progress: Callable[[str], None] = print,
+) -> dict:
+    """`probe_representation` for a run: features of real images of the run's dataset (or
+    `data`) from its discriminator or its inversion encoder; the report is also written to
+    `run_dir/probe.json`."""
+    from knowgen.represent.features import discriminator_features, load_run_models
+
+    if features not in ("discriminator", "encoder"):
+        raise ValueError(f"features must be discriminator or encoder, got {features!r}")
+    models = load_run_models(run_dir)
+    if features == "encoder":
+        extract = encoder_extractor(Path(run_dir), models)
+    else:
+        extract = lambda images: discriminator_features(models.discriminator, images)  # noqa: E731
+    splits = {}
+    for split in ("train", "test"):
+        dataset = load_dataset(replace(data or models.cfg.data, split=split))
+        if dataset.labels is None:
+            raise ValueError("probes need a labelled dataset (class sub-folders or a named set)")
+        if tuple(dataset.image_shape) != models.image_shape:
+            raise ValueError(
+                f"the data's images are {dataset.image_shape}, the run was trained on "
+                f"{models.image_shape}"
+            )
+        images, labels = dataset.images, dataset.labels
+        if split == "train" and n_train:
+            images, labels = images[:n_train], labels[:n_train]
+        progress(f"features of {len(images)} {split} images")
+        feats, codes = extract(images)
+        pixels = images.flatten(1).float().numpy() / 255.0
+        splits[split] = (feats, codes, labels.numpy(), pixels)
+    train, test = splits["train"], splits["test"]
+    report = probe_representation(
+        (train[0], test[0]),
+        (train[2], test[2]),
+        (train[3], test[3]),
+        codes_test=test[1],
+        categorical=models.cfg.model.codes.categorical,
+        progress=progress,
+    )
+    report |= {"features": features, "feature_dim": int(train[0].shape[1])}
+    report |= {"run": str(run_dir), "step": models.step}
+    (Path(run_dir) / "probe.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    return report
+
+
+def encoder_extractor(run_dir: Path, models):
+    """Features (and InfoGAN codes read from E(x)) from the run's inversion encoder."""
+    from knowgen.represent.encoder import encode_latents, encoder_features, load_or_train_encoder
+
+    encoder = load_or_train_encoder(run_dir, models.generator, models.image_shape, models.step)
+    generator = models.generator
+
+    def extract(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        codes = None
+        if hasattr(generator, "code_targets"):
+            categories, continuous = generator.code_targets(encode_latents(encoder, images))
+            codes = torch.cat([c[:, None].float() for c in categories] + [continuous], 1).numpy()
+        return encoder_features(encoder, images), codes
+
+    return extract

@@ -18,7 +18,7 @@ from knowgen.augment import diff_augment
 from knowgen.knowledge import Conditions
 from knowgen.losses import D_LOSSES, G_LOSSES, LossConfig, gradient_penalty, r1_penalty
 from knowgen.models.layers import Judgement
-from knowgen.represent.codes import CodeTargets, information_loss
+from knowgen.represent.codes import CodeTargets, clustering_loss, information_loss
 from knowgen.train.state import TrainState
 from knowgen.transfer import feature_matching_loss
 
@@ -79,11 +79,14 @@ def d_step(
     discriminator = state.discriminator
     real_in = diff_augment(real, policy)
     fake_in = diff_augment(fake.images.detach(), policy)
-    real_logits, _, real_aux = discriminate(discriminator, real_in, real_cond)
+    real_logits, real_features, real_aux = discriminate(discriminator, real_in, real_cond)
     judged_fake = discriminate(discriminator, fake_in, fake.cond)
     fake_logits = judged_fake.logits
     terms = {"d_adv": D_LOSSES[cfg.kind](real_logits, fake_logits, cfg.label_smoothing)}
     terms |= {f"d_{k}": v for k, v in information_term(state, judged_fake, fake.codes, cfg).items()}
+    q_head = getattr(discriminator, "q_head", None)
+    if q_head is not None and cfg.info_real_weight and q_head.codes.categorical:
+        terms["d_info_real"] = cfg.info_real_weight * clustering_loss(q_head(real_features)[0])
     if cfg.kind == "wgan-gp":
         critic = lambda x: discriminator(x, real_cond)  # noqa: E731 - the interpolates keep real's
         terms["d_gp"] = cfg.gp_weight * gradient_penalty(critic, real_in, fake_in)

@@ -109,3 +109,26 @@ def test_traversal_varies_only_the_chosen_code():
     assert not torch.allclose(rows[0], rows[-1])  # the code changes the images
     with pytest.raises(ValueError, match="unknown code 'c9'"):
         traverse_code(generator, "c9", samples=4, steps=5, span=2.0)
+
+
+def test_clustering_loss_prefers_confident_balanced_assignments():
+    import math
+
+    from knowgen.represent.codes import clustering_loss
+
+    confident_balanced = torch.eye(4).repeat(8, 1) * 30
+    uniform = torch.zeros(32, 4)
+    collapsed = torch.zeros(32, 4)
+    collapsed[:, 0] = 30
+    assert clustering_loss([confident_balanced]) == pytest.approx(-math.log(4), abs=1e-3)
+    assert clustering_loss([uniform]) == pytest.approx(0.0, abs=1e-6)
+    assert clustering_loss([collapsed]) == pytest.approx(0.0, abs=1e-3)
+
+
+def test_real_clustering_term_joins_d_step_when_asked():
+    cfg = resolve_config("dcgan", TINY + INFO + ["loss.info_real_weight=1.0"])
+    dataset = load_dataset(cfg.data)
+    state = init_state(cfg.model, cfg.train, dataset.image_shape, torch.device("cpu"))
+    fake = generate_fake(state, 16, with_grad=False)
+    logs = d_step(state, to_float(dataset.images[:16]), None, fake, cfg.loss)
+    assert "d_info_real" in logs and float(logs["d_info_real"]) <= 0
