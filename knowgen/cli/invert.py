@@ -39,7 +39,9 @@ def command(
         for path in images:
             if not path.is_file():
                 raise FileNotFoundError(f"image {str(path)!r} does not exist")
-        originals = torch.stack([torch.from_numpy(decode_image(p, side, channels)) for p in images])
+        originals = torch.stack(
+            [torch.from_numpy(decode_image(p, side, channels).copy()) for p in images]
+        )
     else:
         dataset = load_dataset(run_data(models.cfg, data, split))
         originals = dataset.images[:n]
