@@ -7,6 +7,7 @@ from knowgen.knowledge.encoders import (
     KnowledgeEncoder,
     balanced_classes,
     class_index,
+    placeholder_conditions,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "KnowledgeEncoder",
     "balanced_classes",
     "class_index",
+    "placeholder_conditions",
 ]

@@ -74,6 +74,12 @@ def balanced_classes(num: int, num_classes: int) -> torch.Tensor:
     return torch.arange(num) % num_classes
 
 
+def placeholder_conditions(num_classes: int, batch: int) -> Conditions | None:
+    """Class 0 for every image of a conditional network (None for an unconditional one), for
+    passes whose result does not depend on the class: D's trunk features, their size."""
+    return {"class": torch.zeros(batch, dtype=torch.long)} if num_classes else None
+
+
 def class_index(name_or_index: str | int, class_names: list[str]) -> int:
     """A class given by name (case-insensitive) or index -> its index; an unknown one is an error
     listing the valid names."""

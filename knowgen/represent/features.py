@@ -12,6 +12,7 @@ from torch import nn
 
 from knowgen.config import RunConfig, build_config
 from knowgen.images import to_float
+from knowgen.knowledge import placeholder_conditions
 from knowgen.train.checkpoint import latest_checkpoint, load_checkpoint
 from knowgen.train.state import init_state
 from knowgen.transfer import TEACHERS, Teacher
@@ -87,9 +88,7 @@ def discriminator_features(
     features, codes = [], []
     for start in range(0, len(images), batch_size):
         batch = to_float(images[start : start + batch_size])
-        cond = None
-        if getattr(discriminator, "num_classes", 0):
-            cond = {"class": torch.zeros(len(batch), dtype=torch.long)}
+        cond = placeholder_conditions(getattr(discriminator, "num_classes", 0), len(batch))
         h = discriminator.judge(batch, cond).features
         features.append(h.float().numpy())
         if q_head is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from knowgen.knowledge import placeholder_conditions
 from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.registry import condition_classes
 from knowgen.represent.codes import QHead
@@ -101,6 +102,7 @@ def judged_features(discriminator: nn.Module, image_shape: tuple[int, int, int])
     was_training = discriminator.training
     discriminator.eval()
     with torch.no_grad():
-        size = discriminator.judge(torch.zeros(2, *image_shape)).features.shape[1]
+        cond = placeholder_conditions(getattr(discriminator, "num_classes", 0), 2)
+        size = discriminator.judge(torch.zeros(2, *image_shape), cond).features.shape[1]
     discriminator.train(was_training)
     return int(size)

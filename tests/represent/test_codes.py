@@ -132,3 +132,23 @@ def test_real_clustering_term_joins_d_step_when_asked():
     fake = generate_fake(state, 16, with_grad=False)
     logs = d_step(state, to_float(dataset.images[:16]), None, fake, cfg.loss)
     assert "d_info_real" in logs and float(logs["d_info_real"]) <= 0
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ['model.name="sagan"', 'model.condition="class"'],
+        [
+            'transfer.mode="projected"',
+            "transfer.teacher_width=8",
+            'model.name="sagan"',
+            'model.condition="class"',
+        ],
+    ],
+)
+def test_conditional_infogan_trains(extra, tmp_path):
+    from knowgen.train.loop import train
+
+    cfg = resolve_config("dcgan", TINY + INFO + extra + ["train.steps=3"])
+    state = train(cfg, tmp_path / "run")
+    assert state.step == 3 and hasattr(state.discriminator, "q_head")
