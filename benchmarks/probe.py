@@ -21,6 +21,17 @@ from knowgen.train.loop import train  # noqa: E402
 KEYS = ["fid", "recall", "precision", "modes_covered", "conditional_accuracy", "intra_fid"]
 
 
+def timed_settings(minutes: float) -> list[str]:
+    """Train for `minutes` of wall time, writing nothing but the final checkpoint."""
+    return [
+        "train.steps=none",
+        f"train.minutes={minutes}",
+        "train.tensorboard=false",
+        "train.checkpoint_every=100000",
+        "train.sample_every=100000",
+    ]
+
+
 def code_clustering(discriminator, cfg) -> dict[str, float]:
     from knowgen.data import load_dataset
     from knowgen.represent.features import discriminator_features
@@ -40,14 +51,7 @@ def main() -> None:
     if len(sys.argv) < 4:
         raise SystemExit(__doc__)
     name, preset, minutes = sys.argv[1], sys.argv[2], float(sys.argv[3])
-    settings = [
-        "train.steps=none",
-        f"train.minutes={minutes}",
-        "train.tensorboard=false",
-        "train.checkpoint_every=100000",
-        "train.sample_every=100000",
-    ]
-    cfg = resolve_config(preset, settings + sys.argv[4:])
+    cfg = resolve_config(preset, timed_settings(minutes) + sys.argv[4:])
     state = train(cfg, Path("benchmarks/results/probes") / name, overwrite=True)
     scores = evaluate_generator(state.ema.model, cfg.data, replace(cfg.eval, num_samples=5000))
     picked = {k: round(scores[k], 3) for k in KEYS if scores.get(k) is not None}

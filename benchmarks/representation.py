@@ -20,6 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
+from benchmarks.probe import timed_settings  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.checkpoint import latest_checkpoint  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
@@ -43,14 +44,7 @@ COLUMNS = [
 
 def train_preset(preset: str, minutes: float) -> Path:
     run_dir = RESULTS / preset
-    settings = [
-        "train.steps=none",
-        f"train.minutes={minutes}",
-        "train.tensorboard=false",
-        "train.checkpoint_every=100000",
-        "train.sample_every=100000",
-    ]
-    train(resolve_config(preset, settings), run_dir, overwrite=True)
+    train(resolve_config(preset, timed_settings(minutes)), run_dir, overwrite=True)
     return run_dir
 
 

@@ -27,8 +27,14 @@ class LossConfig:
     info_real_weight: float = 0.0  # InfoGAN: Q's categorical codes as a clustering of real images
 
     def __post_init__(self) -> None:
-        weights = ("r1_weight", "aux_weight", "info_weight", "info_continuous_weight")
-        for key in (*weights, "info_real_weight"):
+        weights = (
+            "r1_weight",
+            "aux_weight",
+            "info_weight",
+            "info_continuous_weight",
+            "info_real_weight",
+        )
+        for key in weights:
             if getattr(self, key) < 0:
                 raise ValueError(f"loss.{key} must be >= 0, got {getattr(self, key)}")
         if self.r1_every < 1:

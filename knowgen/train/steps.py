@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from knowgen.augment import diff_augment
 from knowgen.knowledge import Conditions
@@ -48,13 +47,6 @@ def generate_fake(state: TrainState, batch_size: int, with_grad: bool) -> FakeBa
         return FakeBatch(state.generator(z, cond), cond, codes)
 
 
-def discriminate(
-    discriminator: nn.Module, images: torch.Tensor, cond: Conditions | None
-) -> Judgement:
-    """Logits, features and auxiliary class logits from any registered discriminator."""
-    return discriminator.judge(images, cond)
-
-
 def information_term(
     state: TrainState, judged: Judgement, codes: CodeTargets | None, cfg: LossConfig
 ) -> dict[str, torch.Tensor]:
@@ -79,8 +71,8 @@ def d_step(
     discriminator = state.discriminator
     real_in = diff_augment(real, policy)
     fake_in = diff_augment(fake.images.detach(), policy)
-    real_logits, real_features, real_aux = discriminate(discriminator, real_in, real_cond)
-    judged_fake = discriminate(discriminator, fake_in, fake.cond)
+    real_logits, real_features, real_aux = discriminator.judge(real_in, real_cond)
+    judged_fake = discriminator.judge(fake_in, fake.cond)
     fake_logits = judged_fake.logits
     terms = {"d_adv": D_LOSSES[cfg.kind](real_logits, fake_logits, cfg.label_smoothing)}
     terms |= {f"d_{k}": v for k, v in information_term(state, judged_fake, fake.codes, cfg).items()}
@@ -94,7 +86,7 @@ def d_step(
         terms["d_aux"] = cfg.aux_weight * F.cross_entropy(real_aux, real_cond["class"])
     if cfg.r1_weight and state.step % cfg.r1_every == 0:
         leaf = real_in.detach().requires_grad_(True)
-        scores = discriminate(discriminator, leaf, real_cond).logits
+        scores = discriminator.judge(leaf, real_cond).logits
         terms["d_r1"] = 0.5 * cfg.r1_weight * cfg.r1_every * r1_penalty(scores, leaf)
     state.opt_d.zero_grad(set_to_none=True)
     sum(terms.values()).backward()
@@ -118,7 +110,7 @@ def g_step(
     for parameter in trainable:
         parameter.requires_grad_(False)
     try:
-        judged = discriminate(state.discriminator, diff_augment(fake.images, policy), fake.cond)
+        judged = state.discriminator.judge(diff_augment(fake.images, policy), fake.cond)
         terms = {"g_adv": G_LOSSES[cfg.kind](judged.logits)}
         if judged.aux is not None:  # ACGAN: G makes images D classifies as the class asked for
             terms["g_aux"] = cfg.aux_weight * F.cross_entropy(judged.aux, fake.cond["class"])
