@@ -16,7 +16,7 @@ from torch import nn
 
 from knowgen.config import section_from_dict
 from knowgen.images import to_uint8
-from knowgen.knowledge import balanced_classes
+from knowgen.knowledge import Conditions, balanced_classes
 from knowgen.models import ModelConfig, build_generator
 from knowgen.train.checkpoint import latest_checkpoint, load_checkpoint
 
@@ -116,6 +116,12 @@ def load_generator_and_meta(path: str | Path) -> tuple[nn.Module, dict[str, Any]
     return generator.eval(), meta
 
 
+def condition_kind(generator: nn.Module) -> str:
+    """What `generator` is conditioned on: "class", "text" or "none"."""
+    encoder = getattr(getattr(generator, "base", generator), "encoder", None)
+    return getattr(encoder, "key", "none") if encoder is not None else "none"
+
+
 def conditioned_classes(generator: nn.Module) -> int:
     """How many classes `generator` takes as a condition (0 = unconditional)."""
     return int(getattr(generator, "num_classes", 0))
@@ -135,12 +141,21 @@ def generate(
     seed: int = 0,
     batch_size: int = 500,
     classes: torch.Tensor | None = None,
+    conditions: Conditions | None = None,
 ) -> torch.Tensor:
     """`num` uint8 images (N, C, H, W) from `generator`, reproducible for a given `seed`.
 
-    A conditional generator makes image i of class `classes[i]` (default: `default_classes`);
-    an unconditional one refuses `classes`.
+    A class-conditional generator makes image i of class `classes[i]` (default:
+    `default_classes`); an unconditional one refuses `classes`. Other conditions (a text
+    generator's caption embeddings) come whole in `conditions`, one row per image.
     """
+    if conditions is not None:
+        lengths = {len(v) for v in conditions.values()}
+        if lengths != {num}:
+            raise ValueError(f"got conditions for {sorted(lengths)} images, asked for {num}")
+        return _generate(generator, num, seed, batch_size, conditions)
+    if condition_kind(generator) == "text":
+        raise ValueError("this generator is text-conditional: pass caption embeddings")
     num_classes = conditioned_classes(generator)
     if classes is None:
         classes = default_classes(generator, num)
@@ -148,13 +163,21 @@ def generate(
         raise ValueError("this generator is unconditional; it cannot be asked for classes")
     elif len(classes) != num:
         raise ValueError(f"got {len(classes)} classes for {num} images")
+    return _generate(
+        generator, num, seed, batch_size, {"class": classes.long()} if classes is not None else None
+    )
+
+
+def _generate(
+    generator: nn.Module, num: int, seed: int, batch_size: int, conditions: Conditions | None
+) -> torch.Tensor:
     rng = torch.Generator().manual_seed(seed)
     device = next(generator.parameters()).device
     out = []
     for start in range(0, num, batch_size):
         z = torch.randn(min(batch_size, num - start), generator.z_dim, generator=rng)
         cond = None
-        if classes is not None:
-            cond = {"class": classes[start : start + len(z)].long().to(device)}
+        if conditions is not None:
+            cond = {k: v[start : start + len(z)].to(device) for k, v in conditions.items()}
         out.append(to_uint8(generator(z.to(device), cond)))
     return torch.cat(out) if out else torch.empty(0, dtype=torch.uint8)

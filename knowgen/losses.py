@@ -25,6 +25,7 @@ class LossConfig:
     info_weight: float = 1.0  # InfoGAN: weight lambda of the mutual-information term
     info_continuous_weight: float = 0.1  # InfoGAN: continuous codes' NLL, relative to the above
     info_real_weight: float = 0.0  # InfoGAN: Q's categorical codes as a clustering of real images
+    mismatch_weight: float = 1.0  # text: real image + another image's caption as a negative
 
     def __post_init__(self) -> None:
         weights = (
@@ -33,6 +34,7 @@ class LossConfig:
             "info_weight",
             "info_continuous_weight",
             "info_real_weight",
+            "mismatch_weight",
         )
         for key in weights:
             if getattr(self, key) < 0:
@@ -99,6 +101,13 @@ D_LOSSES = {
     "non-saturating": d_loss_non_saturating,
     "hinge": d_loss_hinge,
     "wgan-gp": d_loss_wasserstein,
+}
+# The negative half of each D loss alone: what a matching-aware D pays for accepting a real
+# image under a caption of something else (Reed et al. 2016, GAN-CLS).
+D_NEGATIVE_LOSSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "non-saturating": lambda logits: F.softplus(logits).mean(),
+    "hinge": lambda logits: F.relu(1.0 + logits).mean(),
+    "wgan-gp": lambda logits: logits.mean(),
 }
 G_LOSSES = {
     "non-saturating": g_loss_non_saturating,

@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 
+from knowgen.knowledge.text import MissingExtraError
 from knowgen.train.loop import NonFiniteLossError
 
 USER_ERRORS = (
@@ -16,6 +17,7 @@ USER_ERRORS = (
     FileExistsError,
     NotADirectoryError,
     NonFiniteLossError,
+    MissingExtraError,
 )
 
 

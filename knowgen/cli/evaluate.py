@@ -38,6 +38,14 @@ def format_table(scores: dict) -> str:
         rows.insert(-2, ("conditional accuracy ^", f"{100 * scores['conditional_accuracy']:.2f}%"))
         if scores.get("intra_fid") is not None:
             rows.insert(-2, ("intra-class FID v (mean)", f"{scores['intra_fid']:.3f}"))
+    if "heldout_conditional_accuracy" in scores:  # a text generator on unseen phrasings
+        held = 100 * scores["heldout_conditional_accuracy"]
+        rows.insert(-2, ("accuracy, held-out phrasings ^", f"{held:.2f}%"))
+        rows.insert(-2, ("FID, held-out phrasings v", f"{scores['heldout_fid']:.3f}"))
+        for key, what in (("word", "unseen words"), ("template", "unseen sentence frames")):
+            value = scores.get(f"heldout_{key}_accuracy")
+            if value is not None:
+                rows.insert(-2, (f"  accuracy, {what} ^", f"{100 * value:.2f}%"))
     if "inception_fid" in scores:
         rows.insert(1, ("FID (Inception-v3)", f"{scores['inception_fid']:.3f}"))
     if "eval_seconds" in scores:
@@ -65,7 +73,7 @@ def command(
     The evaluator (a classifier trained by knowgen, cached) and the real split's features are
     computed on first need; later evaluations reuse them.
     """
-    from knowgen.export import load_generator_and_meta
+    from knowgen.export import condition_kind, load_generator_and_meta
     from knowgen.metrics.evaluate import evaluate_generator, evaluate_inception_fid
 
     generator, meta = load_generator_and_meta(source)
@@ -75,7 +83,12 @@ def command(
     overrides += [f"eval.num_samples={n}"] if n is not None else []
     overrides += [f'eval.split="{split}"'] if split else []
     cfg = build_config(apply_overrides(raw, overrides))
-    scores = evaluate_generator(generator, cfg.data, cfg.eval)
+    text = None
+    if condition_kind(generator) == "text":
+        from knowgen.knowledge.text import text_conditions_of_run
+
+        text = text_conditions_of_run(meta)
+    scores = evaluate_generator(generator, cfg.data, cfg.eval, text=text)
     if inception_weights is not None:
         scores["inception_fid"] = evaluate_inception_fid(
             generator, cfg.data, cfg.eval, inception_weights

@@ -8,7 +8,12 @@ import numpy as np
 import typer
 
 from knowgen.cli.errors import reports_user_errors
-from knowgen.export import conditioned_classes, generate, load_generator_and_meta
+from knowgen.export import (
+    condition_kind,
+    conditioned_classes,
+    generate,
+    load_generator_and_meta,
+)
 from knowgen.images import display_scale, save_grid
 from knowgen.knowledge import class_index
 
@@ -36,11 +41,38 @@ def command(
         help="Conditional generators: the class to draw, by name or index (repeat for one row "
         "per class, --n images each).",
     ),
+    text: list[str] = typer.Option(
+        [],
+        "--text",
+        help='Text generators: a description, e.g. "a pair of running shoes" (repeat for one '
+        "row per prompt, --n images each).",
+    ),
+    prompts: Path = typer.Option(
+        None, help="Text generators: a file of prompts, one per line (# comments skipped)."
+    ),
 ) -> None:
     """Generate images from a trained generator (EMA weights) without unpickling anything."""
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
     generator, meta = load_generator_and_meta(source)
+    wanted_text = list(text) + (read_prompts(prompts) if prompts is not None else [])
+    is_text = condition_kind(generator) == "text"
+    if wanted_text or is_text:
+        if not is_text:
+            raise ValueError(
+                f"{source} is not text-conditional; --text/--prompts need a generator trained "
+                "with model.condition='text' (e.g. the text preset)"
+            )
+        if not wanted_text:
+            raise ValueError(f'{source} is text-conditional: pass --text "..." or --prompts FILE')
+        if class_ or by_class:
+            raise ValueError("--class/--by-class do not apply to a text generator; use --text")
+        images = write_prompt_rows(generator, meta, wanted_text, n, seed, out, scale)
+        typer.echo(f"wrote {n} samples of each of {len(wanted_text)} prompt(s) to {out}")
+        if npy is not None:
+            np.save(npy, images.numpy())
+            typer.echo(f"wrote {tuple(images.shape)} uint8 array to {npy}")
+        return
     conditional = conditioned_classes(generator) > 0
     if class_ and not conditional:
         raise ValueError(
@@ -79,6 +111,47 @@ def write_given_class_rows(
     scale = scale or display_scale(images.shape[-1])
     save_grid(images, out, nrow=per_class, scale=scale)
     labels = [generator.class_names[c] for c in classes]
+    write_row_labels(out, labels, images.shape[-2] * scale)
+    return images
+
+
+def read_prompts(path: Path) -> list[str]:
+    """Prompts from a text file: one per line; blank lines and lines starting with # skipped."""
+    if not path.is_file():
+        raise FileNotFoundError(f"prompt file {str(path)!r} does not exist")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    prompts = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not prompts:
+        raise ValueError(f"{path} holds no prompts (one per line)")
+    return prompts
+
+
+def write_prompt_rows(
+    generator, meta: dict, prompts: list[str], per_prompt: int, seed: int, out: Path, scale
+):
+    """One labelled row per prompt, the same noise in every row (so rows differ by the text
+    alone); returns the images (prompt-major order)."""
+    import torch
+
+    from knowgen.images import to_uint8
+    from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings
+
+    model = meta["model"]
+    embedder = SentenceEmbedder(model.get("text_model", "all-MiniLM-L6-v2"))
+    pooled = cached_embeddings(embedder, prompts)["pooled"]
+    if pooled.shape[1] != model.get("text_dim", 384):
+        raise ValueError(
+            f"{embedder.name} gives {pooled.shape[1]}-d embeddings; this generator was trained "
+            f"on {model.get('text_dim', 384)}-d ones"
+        )
+    z = torch.randn(per_prompt, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        images = torch.cat(
+            [to_uint8(generator(z, {"text": row.expand(per_prompt, -1)})) for row in pooled]
+        )
+    scale = scale or display_scale(images.shape[-1])
+    save_grid(images, out, nrow=per_prompt, scale=scale)
+    labels = [p if len(p) <= 40 else p[:37] + "..." for p in prompts]
     write_row_labels(out, labels, images.shape[-2] * scale)
     return images
 

@@ -50,6 +50,7 @@ class DataConfig:
     split: Literal["train", "test"] = "train"
     image_size: int | None = None  # square side in pixels; None = native (folder: 64)
     channels: int | None = None  # 1 (grey) or 3 (RGB); None = native (folder: 3)
+    captions: str | None = None  # text conditioning on a folder: CSV/JSONL of (path, caption)
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
@@ -68,6 +69,13 @@ class Dataset:
     labels: torch.Tensor | None = None
     class_names: list[str] = field(default_factory=list)
     name: str = ""
+    files: list[str] = field(default_factory=list)  # folder: each image's path, relative
+
+    def subset(self, index: torch.Tensor) -> Dataset:
+        """The images at `index` (with their labels and paths)."""
+        labels = self.labels[index] if self.labels is not None else None
+        files = [self.files[i] for i in index.tolist()] if self.files else []
+        return Dataset(self.images[index], labels, self.class_names, self.name, files)
 
     def __post_init__(self) -> None:
         assert self.images.dtype == torch.uint8 and self.images.ndim == 4

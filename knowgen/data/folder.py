@@ -21,7 +21,7 @@ from knowgen.data.datasets import Dataset
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the payload names each image's file
 
 
 def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
@@ -73,11 +73,12 @@ def load_folder(root: Path, image_size: int = 64, channels: int = 3) -> Dataset:
     if cache_file.is_file():
         try:
             saved = torch.load(cache_file, map_location="cpu", weights_only=True)
-            return Dataset(saved["images"], saved["labels"], saved["class_names"], "folder")
+            names = saved.get("files", [])
+            return Dataset(saved["images"], saved["labels"], saved["class_names"], "folder", names)
         except Exception as err:  # a broken cache is rebuilt, never trusted
             log.warning("ignoring unreadable folder cache %s (%s)", cache_file, err)
 
-    decoded, kept_labels, skipped = [], [], []
+    decoded, kept_labels, kept_files, skipped = [], [], [], []
     for i, path in enumerate(tqdm(files, desc=f"decoding {root.name}", unit="img", leave=False)):
         try:
             decoded.append(decode_image(path, image_size, channels))
@@ -85,6 +86,7 @@ def load_folder(root: Path, image_size: int = 64, channels: int = 3) -> Dataset:
             skipped.append(path)
             log.warning("skipping unreadable image %s (%s)", path, type(err).__name__)
             continue
+        kept_files.append(path.relative_to(root).as_posix())
         if labels is not None:
             kept_labels.append(labels[i])
     if skipped:
@@ -94,8 +96,13 @@ def load_folder(root: Path, image_size: int = 64, channels: int = 3) -> Dataset:
 
     images = torch.from_numpy(np.stack(decoded))
     label_tensor = torch.tensor(kept_labels, dtype=torch.int64) if labels is not None else None
-    payload = {"images": images, "labels": label_tensor, "class_names": class_names}
+    payload = {
+        "images": images,
+        "labels": label_tensor,
+        "class_names": class_names,
+        "files": kept_files,
+    }
     tmp = cache_file.with_suffix(".tmp")
     torch.save(payload, tmp)
     tmp.replace(cache_file)
-    return Dataset(images, label_tensor, class_names, "folder")
+    return Dataset(images, label_tensor, class_names, "folder", kept_files)

@@ -33,6 +33,10 @@ class KnowledgeEncoder(nn.Module):
     def forward(self, conditions: Conditions) -> Knowledge:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def placeholder(self, batch: int) -> Conditions:  # pragma: no cover - interface
+        """Neutral conditions for `batch` images (see `placeholder_conditions`)."""
+        raise NotImplementedError
+
     def read(self, conditions: Conditions | None) -> torch.Tensor:
         """This encoder's entry of `conditions`, or a clear error naming what is missing."""
         if conditions is None or self.key not in conditions:
@@ -67,6 +71,9 @@ class ClassEncoder(KnowledgeEncoder):
         pooled = self.table(labels)
         return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
 
+    def placeholder(self, batch: int) -> Conditions:
+        return {"class": torch.zeros(batch, dtype=torch.long)}
+
 
 def balanced_classes(num: int, num_classes: int) -> torch.Tensor:
     """Labels 0, 1, ..., K-1, 0, 1, ... for `num` samples: every class equally often, in a fixed
@@ -74,10 +81,16 @@ def balanced_classes(num: int, num_classes: int) -> torch.Tensor:
     return torch.arange(num) % num_classes
 
 
-def placeholder_conditions(num_classes: int, batch: int) -> Conditions | None:
-    """Class 0 for every image of a conditional network (None for an unconditional one), for
-    passes whose result does not depend on the class: D's trunk features, their size."""
-    return {"class": torch.zeros(batch, dtype=torch.long)} if num_classes else None
+def placeholder_conditions(network: nn.Module, batch: int) -> Conditions | None:
+    """Neutral conditions (class 0, a zero text embedding) for every image of a conditional
+    network, None for an unconditional one: for passes whose result does not depend on the
+    condition, such as D's trunk features and their size."""
+    encoder = getattr(network, "encoder", None)
+    if isinstance(encoder, KnowledgeEncoder):
+        return encoder.placeholder(batch)
+    if getattr(network, "num_classes", 0):  # networks with several class encoders
+        return {"class": torch.zeros(batch, dtype=torch.long)}
+    return None
 
 
 def class_index(name_or_index: str | int, class_names: list[str]) -> int:

@@ -15,7 +15,9 @@ from torch import nn
 
 from knowgen.cache import cache_dir
 from knowgen.data import DataConfig, load_dataset
-from knowgen.export import default_classes, generate
+from knowgen.export import condition_kind, default_classes, generate
+from knowgen.knowledge import Conditions, balanced_classes
+from knowgen.knowledge.text import TextConditions
 from knowgen.metrics.classes import (
     class_histogram,
     conditional_accuracy,
@@ -105,20 +107,72 @@ def evaluate_generator(
     data_cfg: DataConfig,
     cfg: EvalConfig,
     evaluator: Evaluator | None = None,
+    text: TextConditions | None = None,
 ) -> dict[str, Any]:
     """Generate `cfg.num_samples` images (seeded) and judge them; adds the time it took.
 
     The global RNG is left untouched, so evaluating inside a training run does not change the
-    run's trajectory.
+    run's trajectory. A text-conditional generator is judged on captions from `text`.
     """
     evaluator = evaluator or load_or_train_evaluator(data_cfg)
     real = reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)  # before timing
+    if condition_kind(generator) == "text":
+        if text is None:
+            raise ValueError("a text-conditional generator is judged on its captions: pass text")
+        with torch.random.fork_rng():
+            start = time.perf_counter()
+            scores = score_text_generator(generator, text, real, evaluator, cfg)
+        return scores | {"eval_seconds": time.perf_counter() - start}
     given = default_classes(generator, cfg.num_samples)
     with torch.random.fork_rng():
         start = time.perf_counter()
         images = generate(generator, cfg.num_samples, seed=cfg.seed, classes=given)
         scores = score_images(images, real, evaluator, cfg, given)
     return scores | {"eval_seconds": time.perf_counter() - start}
+
+
+def score_text_generator(
+    generator: nn.Module,
+    text: TextConditions,
+    real: FeatureSet,
+    evaluator: Evaluator,
+    cfg: EvalConfig,
+) -> dict[str, Any]:
+    """A text generator judged twice on the same noise: asked for every class equally often in
+    training phrasings (every metric, conditional accuracy) and in held-out phrasings that G
+    and D never saw (`heldout_*`: accuracy, per-class accuracy, FID). Without classes (a
+    captions file) the captions are training captions of random images, and no accuracy."""
+    num = cfg.num_samples
+    if not text.bank.groups_are_classes:
+        rng = torch.Generator().manual_seed(cfg.seed)
+        trained = (~text.bank.held_out).nonzero().flatten()
+        ids = trained[torch.randint(len(trained), (num,), generator=rng)]
+        images = generate(generator, num, seed=cfg.seed, conditions=text.conditions(ids))
+        return score_images(images, real, evaluator, cfg)
+    given = balanced_classes(num, text.bank.num_groups)
+    seen = text.for_classes(given, held_out=False, seed=cfg.seed)
+    images = generate(generator, num, seed=cfg.seed, conditions=_without_class(seen))
+    scores = score_images(images, real, evaluator, cfg, given)
+    unseen = text.ids_for_classes(given, held_out=True, seed=cfg.seed)
+    held_images = generate(
+        generator, num, cfg.seed, conditions=_without_class(text.conditions(unseen))
+    )
+    held = extract_features(evaluator, held_images)
+    held_scores = score_conditional(real, held, given)
+    scores["heldout_conditional_accuracy"] = held_scores["conditional_accuracy"]
+    scores["heldout_per_class_accuracy"] = held_scores["per_class_accuracy"]
+    scores["heldout_fid"] = compute_fid(real.features, held.features)
+    # which kind of novelty failed: a word never trained on, or only an unseen sentence frame
+    correct = held.logits.argmax(1) == given
+    word = text.bank.unseen_word[unseen.cpu()]
+    for key, mask in (("heldout_word_accuracy", word), ("heldout_template_accuracy", ~word)):
+        scores[key] = float(correct[mask].double().mean()) if mask.any() else None
+    return scores
+
+
+def _without_class(cond: Conditions) -> Conditions:
+    """What a text generator is given: the caption only, never its class."""
+    return {k: v for k, v in cond.items() if k != "class"}
 
 
 def dataset_floor(data_cfg: DataConfig, cfg: EvalConfig, evaluator: Evaluator) -> dict[str, Any]:

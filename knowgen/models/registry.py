@@ -9,6 +9,8 @@ from typing import Literal
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from knowgen.knowledge import ClassEncoder, KnowledgeEncoder
+from knowgen.knowledge.text import TextEncoder
 from knowgen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from knowgen.models.layers import ConditionalBatchNorm2d
 from knowgen.models.sagan import SAGANDiscriminator, SAGANGenerator
@@ -38,22 +40,27 @@ class ModelConfig:
     attention: Literal["self", "transformer"] = "self"  # sagan: gated attention or full block
     attention_at: tuple[int, ...] = ()  # sagan: feature-map sides that get one, e.g. [14]
     heads: int = 1  # sagan: attention heads
-    condition: Literal["none", "class"] = "none"  # sagan: knowledge the networks are given
-    cond_dim: int = 128  # sagan: width of G's class embedding (feeds conditional BatchNorm)
+    condition: Literal["none", "class", "text"] = "none"  # sagan: knowledge the networks get
+    cond_dim: int = 128  # sagan: width of G's condition embedding (feeds conditional BatchNorm)
     aux_classifier: bool = False  # sagan, conditional: ACGAN class head on D besides projection
+    text_model: str = "all-MiniLM-L6-v2"  # condition="text": packaged model or a local folder
+    text_dim: int = 384  # condition="text": the sentence embedding's size (the model's)
+    text_noise: float = 0.0  # condition="text": std of noise on G's embeddings while training
     info_categorical: tuple[int, ...] = ()  # InfoGAN: sizes of categorical codes, e.g. [10]
     info_continuous: int = 0  # InfoGAN: how many continuous codes (z_dim stays the noise size)
 
     def __post_init__(self) -> None:
         if self.name not in GENERATORS:
             raise ValueError(f"unknown model.name {self.name!r}; choose from {sorted(GENERATORS)}")
-        for key in ("z_dim", "width", "max_channels", "hidden", "heads", "cond_dim"):
+        for key in ("z_dim", "width", "max_channels", "hidden", "heads", "cond_dim", "text_dim"):
             if getattr(self, key) < 1:
                 raise ValueError(f"model.{key} must be >= 1, got {getattr(self, key)}")
         if self.name != "sagan":
             for key, off in (("attention_at", ()), ("condition", "none")):
                 if getattr(self, key) != off:
                     raise ValueError(f"model.{key} needs model.name='sagan' (got {self.name!r})")
+        if self.text_noise < 0:
+            raise ValueError(f"model.text_noise must be >= 0, got {self.text_noise}")
         if self.aux_classifier and self.condition == "none":
             raise ValueError("model.aux_classifier needs a conditional model (model.condition)")
         try:
@@ -73,6 +80,15 @@ class ModelConfig:
         return self.condition != "none"
 
 
+def condition_encoder(
+    cfg: ModelConfig, num_classes: int, dim: int, noise: float = 0.0
+) -> KnowledgeEncoder | None:
+    """The encoder that maps the knowledge `cfg.condition` names into a network (width `dim`)."""
+    if cfg.condition == "text":
+        return TextEncoder(cfg.text_dim, dim, noise)
+    return ClassEncoder(num_classes, dim) if num_classes else None
+
+
 # Each builder gets the config, the image shape (C, H, W) and the number of classes the
 # conditioning may use (0 = unconditional).
 Builder = Callable[[ModelConfig, ImageShape, int], nn.Module]
@@ -89,8 +105,7 @@ GENERATORS: dict[str, Builder] = {
         cfg.attention_at,
         cfg.attention,
         cfg.heads,
-        num_classes=k,
-        cond_dim=cfg.cond_dim,
+        encoder=condition_encoder(cfg, k, cfg.cond_dim, cfg.text_noise),
     ),
 }
 
@@ -107,6 +122,7 @@ DISCRIMINATORS: dict[str, Builder] = {
         cfg.attention_at,
         cfg.attention,
         cfg.heads,
+        encoder_for=lambda dim: condition_encoder(cfg, k, dim),
         num_classes=k,
         aux_classifier=cfg.aux_classifier,
         use_batchnorm=cfg.d_batchnorm,
@@ -115,8 +131,9 @@ DISCRIMINATORS: dict[str, Builder] = {
 
 
 def condition_classes(cfg: ModelConfig, num_classes: int) -> int:
-    """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional."""
-    if not cfg.conditional:
+    """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional.
+    A text-conditional model is given no class, but its ACGAN head (if any) learns the classes."""
+    if not cfg.conditional or (cfg.condition == "text" and not cfg.aux_classifier):
         return 0
     if num_classes < 1:
         raise ValueError(

@@ -10,10 +10,12 @@ and a projection head in D (Miyato & Koyama 2018) with an optional ACGAN auxilia
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from knowgen.knowledge import ClassEncoder, Conditions
+from knowgen.knowledge import Conditions, KnowledgeEncoder
 from knowgen.models.dcgan import dcgan_geometry, stage_channels
 from knowgen.models.layers import ConditionalBatchNorm2d, Judgement, attention_block
 
@@ -50,23 +52,22 @@ class SAGANGenerator(nn.Module):
         attention_at: tuple[int, ...] = (),
         attention: str = "self",
         heads: int = 1,
-        num_classes: int = 0,
-        cond_dim: int = 128,
+        encoder: KnowledgeEncoder | None = None,
     ) -> None:
         super().__init__()
         channels, height, width_px = image_shape
         if height != width_px:
             raise ValueError(f"sagan needs square images, got {height}x{width_px}")
         self.z_dim = z_dim
-        self.num_classes = num_classes
+        self.encoder = encoder
+        self.num_classes = int(getattr(encoder, "num_classes", 0))  # classes it is asked for
         base, stages = dcgan_geometry(height)
         widths = stage_channels(stages, width, max_channels)
         sides = [base * 2**i for i in range(stages)]
         check_attention_at(attention_at, sides, "generator")
-        self.encoder = ClassEncoder(num_classes, cond_dim) if num_classes else None
-        c_dim = cond_dim if num_classes else 0
+        c_dim = encoder.dim if encoder is not None else 0
         self.grid = (widths[0], base, base)
-        # The class embedding joins z at the input too (as BigGAN's shared embedding does), so
+        # The condition embedding joins z at the input too (as BigGAN's shared embedding does), so
         # the first layer already knows the class; conditional BatchNorm refines it per stage.
         self.project = nn.Linear(z_dim + c_dim, widths[0] * base * base, bias=False)
         nn.init.normal_(self.project.weight, 0.0, 0.02)
@@ -87,7 +88,8 @@ class SAGANGenerator(nn.Module):
             init_sagan_weights(module)
 
     def forward(self, z: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
-        """(B, z_dim) and, when conditional, {"class": (B,)} -> images (B, C, H, W) in [-1, 1]."""
+        """(B, z_dim) and, when conditional, the conditions ({"class": (B,)}, {"text": (B, D)})
+        -> images (B, C, H, W) in [-1, 1]."""
         pooled = None
         if self.encoder is not None:
             pooled = self.encoder(cond).pooled
@@ -110,6 +112,7 @@ class SAGANDiscriminator(nn.Module):
         attention_at: tuple[int, ...] = (),
         attention: str = "self",
         heads: int = 1,
+        encoder_for: Callable[[int], KnowledgeEncoder | None] = lambda dim: None,
         num_classes: int = 0,
         aux_classifier: bool = False,
         use_batchnorm: bool = False,
@@ -133,7 +136,7 @@ class SAGANDiscriminator(nn.Module):
         self.trunk.apply(init_sagan_weights)
         feature_dim = widths[-1] * base * base  # the map flattened, as DCGAN's last conv sees it
         self.head = nn.Linear(feature_dim, 1)
-        self.encoder = ClassEncoder(num_classes, feature_dim) if num_classes else None
+        self.encoder = encoder_for(feature_dim)
         self.aux_head = nn.Linear(feature_dim, num_classes) if aux_classifier else None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,11 +146,16 @@ class SAGANDiscriminator(nn.Module):
     def judge(self, x: torch.Tensor, cond: Conditions | None = None) -> Judgement:
         """Logits, trunk features and (with an auxiliary head) class logits from one pass."""
         h = self.features(x)
+        aux = self.aux_head(h) if self.aux_head is not None else None
+        return Judgement(self.score(h, cond), h, aux)
+
+    def score(self, h: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
+        """Logits of trunk features `h` under conditions `cond`: linear(h) + <embed(cond), h>.
+        Scoring the same real features under other conditions is the matching-aware negative."""
         logits = self.head(h).flatten()
         if self.encoder is not None:
             logits = logits + (self.encoder(cond).pooled * h).sum(1)
-        aux = self.aux_head(h) if self.aux_head is not None else None
-        return Judgement(logits, h, aux)
+        return logits
 
     def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """Images (B, C, H, W) (+ conditions) -> logits (B,)."""

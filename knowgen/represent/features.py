@@ -88,7 +88,7 @@ def discriminator_features(
     features, codes = [], []
     for start in range(0, len(images), batch_size):
         batch = to_float(images[start : start + batch_size])
-        cond = placeholder_conditions(getattr(discriminator, "num_classes", 0), len(batch))
+        cond = placeholder_conditions(discriminator, len(batch))
         h = discriminator.judge(batch, cond).features
         features.append(h.float().numpy())
         if q_head is not None:

@@ -17,7 +17,14 @@ from knowgen.train.state import TrainState
 log = logging.getLogger(__name__)
 
 LOGGED = ("fid", "kid", "is", "precision", "recall", "density", "coverage", "modes_covered")
-CONDITIONAL = ("conditional_accuracy", "intra_fid")
+CONDITIONAL = (
+    "conditional_accuracy",
+    "intra_fid",
+    "heldout_conditional_accuracy",
+    "heldout_word_accuracy",
+    "heldout_template_accuracy",
+    "heldout_fid",
+)
 
 
 class PeriodicEvaluation:
@@ -54,8 +61,10 @@ class PeriodicEvaluation:
         """Evaluate the EMA generator now; returns the logged metrics."""
         from knowgen.metrics.evaluate import evaluate_generator
 
-        scores = evaluate_generator(state.ema.model, self.cfg.data, self.cfg.eval, self.evaluator)
-        record = {key: scores[key] for key in LOGGED + CONDITIONAL if key in scores}
+        scores = evaluate_generator(
+            state.ema.model, self.cfg.data, self.cfg.eval, self.evaluator, state.text
+        )
+        record = {k: scores[k] for k in LOGGED + CONDITIONAL if scores.get(k) is not None}
         record |= {"eval_seconds": scores["eval_seconds"], "elapsed_s": state.elapsed_s}
         if self.cfg.eval.keep_best and scores["fid"] < self.best_fid:
             self.best_fid = scores["fid"]

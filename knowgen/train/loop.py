@@ -19,6 +19,7 @@ from knowgen.config import RunConfig, config_to_dict, save_config
 from knowgen.data import BatchSampler, Dataset, load_dataset
 from knowgen.images import display_scale, make_grid, save_grid, to_float, to_uint8
 from knowgen.knowledge import Conditions, balanced_classes
+from knowgen.knowledge.text import caption_bank_for, load_text_conditions
 from knowgen.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -103,11 +104,28 @@ def fixed_noise(num: int, z_dim: int, device: torch.device) -> torch.Tensor:
     return torch.randn(num, z_dim, generator=generator).to(device)
 
 
-def fixed_conditions(num: int, num_classes: int, device: torch.device) -> Conditions | None:
-    """Classes 0..K-1 repeated: with K images per grid row, each column is one class."""
-    if not num_classes:
+def fixed_conditions(num: int, state: TrainState) -> Conditions | None:
+    """Classes 0..K-1 repeated (for a text run, one fixed training phrasing of each): with K
+    images per grid row, each column is one class. A captions-file run shows the first images'
+    captions."""
+    text = state.text
+    if text is not None:
+        if text.bank.groups_are_classes:
+            classes = balanced_classes(num, text.bank.num_groups)
+            return text.for_classes(classes, held_out=False, seed=FIXED_NOISE_SEED)
+        first = [text.bank.ids(g)[0] for g in range(min(num, text.bank.num_groups))]
+        ids = torch.tensor(first * (num // len(first) + 1))[:num]
+        return text.conditions(ids.to(state.device))
+    if not state.num_classes:
         return None
-    return {"class": balanced_classes(num, num_classes).to(device)}
+    return {"class": balanced_classes(num, state.num_classes).to(state.device)}
+
+
+def grid_columns(state: TrainState) -> int | None:
+    """Images per sample-grid row: one per class for a conditional run, else the default."""
+    if state.text is not None and state.text.bank.groups_are_classes:
+        return state.text.bank.num_groups
+    return state.num_classes or None
 
 
 def write_samples(
@@ -120,23 +138,28 @@ def write_samples(
     with torch.no_grad():
         images = to_uint8(state.ema.model(noise, cond))
     path = run_dir / "samples" / f"step-{state.step:07d}.png"
-    nrow = state.num_classes or None
+    nrow = grid_columns(state)
     save_grid(images, path, nrow=nrow, scale=display_scale(images.shape[-1]))
     metrics.image(state.step, "samples", make_grid(images, nrow))
     return path
 
 
 def train_step(
-    state: TrainState, real: torch.Tensor, cfg: RunConfig, real_cond: Conditions | None = None
+    state: TrainState,
+    real: torch.Tensor,
+    cfg: RunConfig,
+    real_cond: Conditions | None = None,
+    mismatched: Conditions | None = None,
 ) -> dict[str, torch.Tensor]:
     """One D update, a G update every `n_critic` steps, the EMA update; returns the loss terms.
 
-    `real_cond` holds the real batch's conditions (e.g. its labels) for a conditional model.
+    `real_cond` holds the real batch's conditions (e.g. its labels) for a conditional model;
+    `mismatched`, for a text model, a caption of something else for each real image.
     """
     update_g = (state.step + 1) % cfg.train.n_critic == 0
     policy = parse_policy(cfg.train.diffaugment)
     fake = generate_fake(state, len(real), with_grad=update_g)
-    logs = d_step(state, real, real_cond, fake, cfg.loss, policy)
+    logs = d_step(state, real, real_cond, fake, cfg.loss, policy, mismatched)
     if update_g:
         logs |= g_step(state, fake, cfg.loss, policy, real=real, fm_weight=cfg.transfer.fm_weight)
     state.ema.update(state.generator, state.step)
@@ -198,6 +221,16 @@ def train(
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     device = resolve_device(cfg.train.device)
     num_classes = len(dataset.class_names) if dataset.labels is not None else 0
+    text = None
+    if cfg.model.condition == "text":
+        bank, keep = caption_bank_for(dataset, cfg.data.captions)
+        dataset = dataset.subset(keep) if keep is not None else dataset
+        text = load_text_conditions(cfg.model.text_model, bank, device)
+        log.info(
+            "text conditions: %d training and %d held-out captions",
+            int((~bank.held_out).sum()),
+            int(bank.held_out.sum()),
+        )
     teacher = None
     if cfg.transfer.mode != "none":
         teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
@@ -205,6 +238,7 @@ def train(
     state = init_state(
         cfg.model, cfg.train, dataset.image_shape, device, num_classes, cfg.transfer, teacher
     )
+    state.text = text
     metrics = MetricsLog(run_dir, cfg.train.tensorboard)
     if resume:
         checkpoint = latest_checkpoint(run_dir)
@@ -216,11 +250,17 @@ def train(
     evaluation = PeriodicEvaluation(cfg, run_dir, state.elapsed_s) if evaluates else None
     images = dataset.images.to(device)
     labels = dataset.labels.to(device) if state.num_classes else None
+    groups = None  # text: each real image's caption group (its class, or itself)
+    if text is not None:
+        by_class = text.bank.groups_are_classes
+        groups = (
+            dataset.labels.to(device) if by_class else torch.arange(len(dataset), device=device)
+        )
     sampler = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.train.seed)
     last_step = stop_step(cfg, sampler.batches_per_epoch)
     budget_s = cfg.train.minutes * 60 if cfg.train.minutes is not None else math.inf
     noise = fixed_noise(cfg.train.num_samples, state.z_dim, device)
-    noise_cond = fixed_conditions(cfg.train.num_samples, state.num_classes, device)
+    noise_cond = fixed_conditions(cfg.train.num_samples, state)
     meta = {
         "config": config_to_dict(cfg),
         "image_shape": list(dataset.image_shape),
@@ -244,8 +284,14 @@ def train(
                     state.elapsed_s >= budget_s or stop["stop"]
                 ):
                     break
-                real_cond = {"class": labels[index]} if labels is not None else None
-                window.add(train_step(state, to_float(images[index]), cfg, real_cond))
+                real_cond, mismatched = None, None
+                if text is not None:
+                    real_cond = text.for_real(groups[index])
+                    mismatched = text.mismatched(groups[index])
+                elif labels is not None:
+                    real_cond = {"class": labels[index]}
+                real = to_float(images[index])
+                window.add(train_step(state, real, cfg, real_cond, mismatched))
                 progress.update(1)
                 if state.step % train_cfg.log_every == 0:
                     record = window.flush() | {"elapsed_s": state.elapsed_s}

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from knowgen.knowledge import placeholder_conditions
+from knowgen.knowledge.text import TextConditions
 from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.registry import condition_classes
 from knowgen.represent.codes import QHead
@@ -35,6 +36,7 @@ class TrainState:
     elapsed_s: float = 0.0  # training wall time so far, over all resumes
     num_classes: int = 0  # classes the networks are conditioned on (0 = unconditional)
     teacher: nn.Module | None = None  # frozen teacher for transfer.mode="feature-matching"
+    text: TextConditions | None = None  # caption embeddings of a text-conditional run
 
     @property
     def z_dim(self) -> int:
@@ -68,6 +70,8 @@ def init_state(
     mode = transfer.mode if transfer is not None else "none"
     if mode != "none" and teacher is None:
         raise ValueError(f"transfer.mode={mode!r} needs a teacher")
+    if mode == "projected" and model_cfg.condition == "text":
+        raise ValueError("transfer.mode='projected' is not available for text conditioning yet")
     if mode == "projected":
         discriminator = ProjectedDiscriminator(
             teacher.net,
@@ -102,7 +106,7 @@ def judged_features(discriminator: nn.Module, image_shape: tuple[int, int, int])
     was_training = discriminator.training
     discriminator.eval()
     with torch.no_grad():
-        cond = placeholder_conditions(getattr(discriminator, "num_classes", 0), 2)
+        cond = placeholder_conditions(discriminator, 2)
         size = discriminator.judge(torch.zeros(2, *image_shape), cond).features.shape[1]
     discriminator.train(was_training)
     return int(size)

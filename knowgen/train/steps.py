@@ -15,7 +15,14 @@ import torch.nn.functional as F
 
 from knowgen.augment import diff_augment
 from knowgen.knowledge import Conditions
-from knowgen.losses import D_LOSSES, G_LOSSES, LossConfig, gradient_penalty, r1_penalty
+from knowgen.losses import (
+    D_LOSSES,
+    D_NEGATIVE_LOSSES,
+    G_LOSSES,
+    LossConfig,
+    gradient_penalty,
+    r1_penalty,
+)
 from knowgen.models.layers import Judgement
 from knowgen.represent.codes import CodeTargets, clustering_loss, information_loss
 from knowgen.train.state import TrainState
@@ -23,7 +30,10 @@ from knowgen.transfer import feature_matching_loss
 
 
 def sample_conditions(state: TrainState, batch_size: int) -> Conditions | None:
-    """Conditions for a generated batch: uniform classes, or None for an unconditional run."""
+    """Conditions for a generated batch: training captions of uniformly drawn classes (or
+    images), uniform classes, or None for an unconditional run."""
+    if state.text is not None:
+        return state.text.for_fake(batch_size)
     if not state.num_classes:
         return None
     return {"class": torch.randint(state.num_classes, (batch_size,), device=state.device)}
@@ -66,8 +76,11 @@ def d_step(
     fake: FakeBatch,
     cfg: LossConfig,
     policy: tuple[str, ...] = (),
+    mismatched: Conditions | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Update D on real (B, C, H, W) and generated images, both in [-1, 1]."""
+    """Update D on real (B, C, H, W) and generated images, both in [-1, 1]. With `mismatched`
+    conditions (another caption for each real image), D also learns to reject the real image
+    under them: matching-aware, so D checks the image-text agreement, not only realism."""
     discriminator = state.discriminator
     real_in = diff_augment(real, policy)
     fake_in = diff_augment(fake.images.detach(), policy)
@@ -75,6 +88,9 @@ def d_step(
     judged_fake = discriminator.judge(fake_in, fake.cond)
     fake_logits = judged_fake.logits
     terms = {"d_adv": D_LOSSES[cfg.kind](real_logits, fake_logits, cfg.label_smoothing)}
+    if mismatched is not None and cfg.mismatch_weight:
+        wrong = discriminator.score(real_features, mismatched)
+        terms["d_mismatch"] = cfg.mismatch_weight * D_NEGATIVE_LOSSES[cfg.kind](wrong)
     terms |= {f"d_{k}": v for k, v in information_term(state, judged_fake, fake.codes, cfg).items()}
     q_head = getattr(discriminator, "q_head", None)
     if q_head is not None and cfg.info_real_weight and q_head.codes.categorical:
