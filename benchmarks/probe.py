@@ -18,7 +18,18 @@ from knowgen.config import resolve_config  # noqa: E402
 from knowgen.metrics.evaluate import evaluate_generator  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
-KEYS = ["fid", "recall", "precision", "modes_covered", "conditional_accuracy", "intra_fid"]
+KEYS = [
+    "fid",
+    "recall",
+    "precision",
+    "modes_covered",
+    "conditional_accuracy",
+    "intra_fid",
+    "heldout_conditional_accuracy",
+    "heldout_fid",
+    "heldout_word_accuracy",
+    "heldout_template_accuracy",
+]
 
 
 def timed_settings(minutes: float) -> list[str]:
@@ -53,7 +64,8 @@ def main() -> None:
     name, preset, minutes = sys.argv[1], sys.argv[2], float(sys.argv[3])
     cfg = resolve_config(preset, timed_settings(minutes) + sys.argv[4:])
     state = train(cfg, Path("benchmarks/results/probes") / name, overwrite=True)
-    scores = evaluate_generator(state.ema.model, cfg.data, replace(cfg.eval, num_samples=5000))
+    eval_cfg = replace(cfg.eval, num_samples=5000)
+    scores = evaluate_generator(state.ema.model, cfg.data, eval_cfg, text=state.text)
     picked = {k: round(scores[k], 3) for k in KEYS if scores.get(k) is not None}
     if hasattr(state.discriminator, "q_head"):  # InfoGAN: c1 as a clustering of the test split
         picked |= code_clustering(state.discriminator, cfg)
