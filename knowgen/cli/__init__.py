@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -44,9 +45,13 @@ class _StderrHandler(logging.Handler):
 def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")):
     logger = logging.getLogger("knowgen")
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    rank = int(os.environ.get("RANK", "0"))  # torchrun: only rank 0 reports progress
+    if rank:
+        logger.setLevel(logging.WARNING)
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("knowgen: %(message)s"))
+        prefix = f"knowgen[rank {rank}]" if rank else "knowgen"
+        handler.setFormatter(logging.Formatter(prefix + ": %(message)s"))
         logger.addHandler(handler)
 
 

@@ -79,7 +79,8 @@ def command(
         cfg = build_config(apply_overrides(load_preset(name), overrides))
         run_dir = out or Path("runs") / Path(name).stem
     state = train(cfg, run_dir, resume=resume is not None, overwrite=overwrite)
-    typer.echo(
-        f"run {run_dir}: step {state.step}, {state.elapsed_s:.0f} s of training; "
-        f"samples in {run_dir / 'samples'}, next: knowgen export {run_dir}"
-    )
+    if state.world.is_main:
+        typer.echo(
+            f"run {run_dir}: step {state.step}, {state.elapsed_s:.0f} s of training; "
+            f"samples in {run_dir / 'samples'}, next: knowgen export {run_dir}"
+        )

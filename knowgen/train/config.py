@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from knowgen.augment import parse_policy
 
@@ -31,6 +32,10 @@ class TrainConfig:
     num_samples: int = 64  # images in each fixed-noise sample grid
     tensorboard: bool = True
     diffaugment: str = ""  # DiffAugment transforms for D's inputs, e.g. "color,translation,cutout"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (fp16: + GradScaler)
+    channels_last: bool = False  # NHWC memory layout for G, D and batches (GPU tensor cores)
+    compile: bool = False  # torch.compile G's forward and D's judge (slow to start; GPU)
+    sync_batchnorm: bool = False  # torchrun on GPUs: BatchNorm statistics over the global batch
 
     def __post_init__(self) -> None:
         if self.steps is None and self.epochs is None and self.minutes is None:
@@ -56,6 +61,8 @@ class TrainConfig:
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
         parse_policy(self.diffaugment)
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"train.precision must be fp32, bf16 or fp16, got {self.precision!r}")
         if self.ema_halflife_steps < 0:
             raise ValueError(
                 f"train.ema_halflife_steps must be >= 0, got {self.ema_halflife_steps}"

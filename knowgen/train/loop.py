@@ -26,8 +26,9 @@ from knowgen.train.checkpoint import (
     restore_state,
     save_checkpoint,
 )
+from knowgen.train.distributed import World, init_world, leave_world
 from knowgen.train.evaluation import PeriodicEvaluation
-from knowgen.train.metrics_log import MetricsLog
+from knowgen.train.metrics_log import MetricsLog, SilentLog
 from knowgen.train.state import TrainState, init_state, resolve_device
 from knowgen.train.steps import d_step, g_step, generate_fake
 from knowgen.transfer import load_or_train_teacher
@@ -158,10 +159,12 @@ def train_step(
     """
     update_g = (state.step + 1) % cfg.train.n_critic == 0
     policy = parse_policy(cfg.train.diffaugment)
-    fake = generate_fake(state, len(real), with_grad=update_g)
-    logs = d_step(state, real, real_cond, fake, cfg.loss, policy, mismatched)
-    if update_g:
-        logs |= g_step(state, fake, cfg.loss, policy, real=real, fm_weight=cfg.transfer.fm_weight)
+    with state.autocast():
+        fake = generate_fake(state, len(real) * state.world.size, with_grad=update_g)
+        logs = d_step(state, real, real_cond, fake, cfg.loss, policy, mismatched)
+        if update_g:
+            fm = cfg.transfer.fm_weight
+            logs |= g_step(state, fake, cfg.loss, policy, real=real, fm_weight=fm)
     state.ema.update(state.generator, state.step)
     state.step += 1
     check_finite(logs, state.step)
@@ -212,14 +215,32 @@ def train(
         dataset: an already loaded dataset (tests, benchmarks); default loads `cfg.data`.
     """
     run_dir = Path(run_dir)
-    prepare_run_dir(run_dir, cfg, resume, overwrite)
+    world = init_world(cfg.train.device)
+    try:
+        return _train(cfg, run_dir, resume, overwrite, dataset, world)
+    finally:
+        leave_world(world)
+
+
+def _train(
+    cfg: RunConfig,
+    run_dir: Path,
+    resume: bool,
+    overwrite: bool,
+    dataset: Dataset | None,
+    world: World,
+) -> TrainState:
+    if world.is_main:
+        prepare_run_dir(run_dir, cfg, resume, overwrite)
+    world.barrier()  # the others read the run directory rank 0 prepared
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     # Tiny values (Adam's second moments, saturated activations) become denormal floats, which
     # x86 CPUs process many times slower; flushing them to zero changes no result that matters.
     torch.set_flush_denormal(cfg.train.flush_denormal)
+    world.local_batch(cfg.train.batch_size)  # a batch that does not divide is an error now
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
-    device = resolve_device(cfg.train.device)
+    device = resolve_device(cfg.train.device, world)
     num_classes = len(dataset.class_names) if dataset.labels is not None else 0
     text = None
     if cfg.model.condition == "text":
@@ -236,17 +257,17 @@ def train(
         teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
         log.info("transfer %s from teacher %s", cfg.transfer.mode, teacher.key)
     state = init_state(
-        cfg.model, cfg.train, dataset.image_shape, device, num_classes, cfg.transfer, teacher
+        cfg.model, cfg.train, dataset.image_shape, device, num_classes, cfg.transfer, teacher, world
     )
     state.text = text
-    metrics = MetricsLog(run_dir, cfg.train.tensorboard)
-    if resume:
+    metrics = MetricsLog(run_dir, cfg.train.tensorboard) if world.is_main else SilentLog()
+    if resume:  # every rank restores the same checkpoint: identical weights, RNG and step
         checkpoint = latest_checkpoint(run_dir)
         restore_state(state, load_checkpoint(checkpoint))
         metrics.truncate_after(state.step)
         log.info("resumed %s at step %d", run_dir, state.step)
 
-    evaluates = cfg.eval.every_steps or cfg.eval.every_minutes
+    evaluates = (cfg.eval.every_steps or cfg.eval.every_minutes) and world.is_main
     evaluation = PeriodicEvaluation(cfg, run_dir, state.elapsed_s) if evaluates else None
     images = dataset.images.to(device)
     labels = dataset.labels.to(device) if state.num_classes else None
@@ -265,8 +286,10 @@ def train(
         "config": config_to_dict(cfg),
         "image_shape": list(dataset.image_shape),
         "class_names": list(dataset.class_names),
+        "world_size": world.size,
     }
     train_cfg = cfg.train
+    memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
     progress = tqdm(
         total=last_step,
         initial=state.step,
@@ -274,27 +297,42 @@ def train(
         dynamic_ncols=True,
         mininterval=1.0 if sys.stderr.isatty() else 30.0,
         desc=run_dir.name,
+        disable=not world.is_main,
     )
     window = LogWindow(train_cfg.batch_size)
+
+    def publish(write) -> None:
+        """Every rank averages BatchNorm statistics; rank 0 then writes (samples, checkpoint)."""
+        world.average_buffers(state.generator, state.discriminator, state.ema.model)
+        if world.is_main:
+            write()
+
+    def save() -> None:
+        publish(lambda: save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints))
+
+    def sample() -> None:
+        publish(lambda: write_samples(state, noise, noise_cond, run_dir, metrics))
+
     try:
         with graceful_stop() as stop:
             step_start = time.perf_counter()
-            for index in sampler.iter_from(state.step):
-                if (last_step is not None and state.step >= last_step) or (
-                    state.elapsed_s >= budget_s or stop["stop"]
-                ):
+            for global_index in sampler.iter_from(state.step):
+                done = last_step is not None and state.step >= last_step
+                if world.agree(done or state.elapsed_s >= budget_s or stop["stop"]):
                     break
+                index = world.shard(global_index)
                 real_cond, mismatched = None, None
-                if text is not None:
-                    real_cond = text.for_real(groups[index])
-                    mismatched = text.mismatched(groups[index])
+                if text is not None:  # drawn for the global batch, then sliced: see World
+                    real_cond = world.shard_conditions(text.for_real(groups[global_index]))
+                    mismatched = world.shard_conditions(text.mismatched(groups[global_index]))
                 elif labels is not None:
                     real_cond = {"class": labels[index]}
-                real = to_float(images[index])
+                real = to_float(images[index]).contiguous(memory_format=memory_format)
                 window.add(train_step(state, real, cfg, real_cond, mismatched))
                 progress.update(1)
                 if state.step % train_cfg.log_every == 0:
-                    record = window.flush() | {"elapsed_s": state.elapsed_s}
+                    record = world.average_scalars(window.flush())
+                    record["elapsed_s"] = state.elapsed_s
                     metrics.scalars(state.step, record)
                     progress.set_postfix(
                         d=f"{record.get('d_adv', 0):.3f}",
@@ -302,9 +340,9 @@ def train(
                         img_s=f"{record['images_per_s']:.0f}",
                     )
                 if state.step % train_cfg.sample_every == 0:
-                    write_samples(state, noise, noise_cond, run_dir, metrics)
+                    sample()
                 if state.step % train_cfg.checkpoint_every == 0:
-                    save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
+                    save()
                 now = time.perf_counter()
                 state.elapsed_s += now - step_start
                 if evaluation is not None and evaluation.due(state):
@@ -314,10 +352,13 @@ def train(
                     now = time.perf_counter()
                 step_start = now
         final_checkpoint = latest_checkpoint(run_dir)
-        if final_checkpoint is None or not final_checkpoint.name.endswith(f"{state.step:07d}.pt"):
-            save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints)
+        saved = final_checkpoint is not None and final_checkpoint.name.endswith(
+            f"{state.step:07d}.pt"
+        )
+        if not world.agree(saved):  # rank 0 wrote it: its view decides
+            save()
         if state.step % train_cfg.sample_every != 0:
-            write_samples(state, noise, noise_cond, run_dir, metrics)
+            sample()
     finally:
         progress.close()
         metrics.close()

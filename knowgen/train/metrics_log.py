@@ -65,3 +65,22 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6)
     return value
+
+
+class SilentLog(MetricsLog):
+    """What ranks other than 0 of a data-parallel run log: nothing (rank 0 writes for all)."""
+
+    def __init__(self) -> None:  # no files, no writer
+        pass
+
+    def truncate_after(self, step: int) -> None:
+        pass
+
+    def scalars(self, step: int, values: dict[str, Any]) -> None:
+        pass
+
+    def image(self, step: int, tag: str, grid: np.ndarray) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

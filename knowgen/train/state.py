@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -13,6 +14,7 @@ from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.registry import condition_classes
 from knowgen.represent.codes import QHead
 from knowgen.train.config import TrainConfig
+from knowgen.train.distributed import World
 from knowgen.train.ema import EMA
 from knowgen.transfer import (
     ProjectedDiscriminator,
@@ -37,19 +39,38 @@ class TrainState:
     num_classes: int = 0  # classes the networks are conditioned on (0 = unconditional)
     teacher: nn.Module | None = None  # frozen teacher for transfer.mode="feature-matching"
     text: TextConditions | None = None  # caption embeddings of a text-conditional run
+    world: World = field(default_factory=World)  # this process among data-parallel ranks
+    precision: str = "fp32"  # autocast dtype of forward passes
+    scaler_d: torch.amp.GradScaler | None = None  # fp16 only: loss scaling per optimizer
+    scaler_g: torch.amp.GradScaler | None = None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision for forward passes (`train.precision`); fp32 is a no-op context."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
 
     @property
     def z_dim(self) -> int:
         return int(self.generator.z_dim)
 
 
-def resolve_device(name: str) -> torch.device:
-    """`auto` -> cuda when present else cpu; a requested but absent cuda is a clear error."""
+def resolve_device(name: str, world: World | None = None) -> torch.device:
+    """`auto` -> cuda when present else cpu; a requested but absent cuda is a clear error. Under
+    torchrun, "cuda" means this process' GPU, cuda:LOCAL_RANK. TF32 matmuls are allowed on CUDA
+    (Ampere and newer use them; fp32 storage and optimizer state stay exact)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"train.device={name!r} but no CUDA GPU is available; use 'cpu'")
+    if device.type == "cuda":
+        if world is not None and world.distributed and device.index is None:
+            device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
     return device
 
 
@@ -61,6 +82,7 @@ def init_state(
     num_classes: int = 0,
     transfer: TransferConfig | None = None,
     teacher: Teacher | None = None,
+    world: World | None = None,
 ) -> TrainState:
     """Fresh models and optimizers, seeded by `train_cfg.seed`; `num_classes` is the dataset's
     (used when the model is conditional); `teacher` serves `transfer.mode`."""
@@ -87,8 +109,17 @@ def init_state(
     if model_cfg.codes:
         discriminator.q_head = QHead(judged_features(discriminator, image_shape), model_cfg.codes)
     discriminator = discriminator.to(device)
+    if train_cfg.sync_batchnorm:
+        if device.type != "cuda":
+            raise ValueError("train.sync_batchnorm needs CUDA GPUs (PyTorch syncs BN on GPU only)")
+        generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
+        discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
+    if train_cfg.channels_last:
+        generator = generator.to(memory_format=torch.channels_last)
+        discriminator = discriminator.to(memory_format=torch.channels_last)
     trainable_d = [p for p in discriminator.parameters() if p.requires_grad]
-    return TrainState(
+    fp16 = train_cfg.precision == "fp16"
+    state = TrainState(
         generator=generator,
         discriminator=discriminator,
         ema=EMA(generator, train_cfg.ema_halflife_steps),
@@ -97,7 +128,15 @@ def init_state(
         device=device,
         num_classes=k,
         teacher=teacher.net.to(device) if mode == "feature-matching" else None,
+        world=world or World(),
+        precision=train_cfg.precision,
+        scaler_d=torch.amp.GradScaler(device.type, enabled=fp16),
+        scaler_g=torch.amp.GradScaler(device.type, enabled=fp16),
     )
+    if train_cfg.compile:  # after the EMA copy, which must stay a plain module
+        generator.compile()
+        discriminator.judge = torch.compile(discriminator.judge)
+    return state
 
 
 def judged_features(discriminator: nn.Module, image_shape: tuple[int, int, int]) -> int:

@@ -48,13 +48,36 @@ class FakeBatch(NamedTuple):
 
 
 def generate_fake(state: TrainState, batch_size: int, with_grad: bool) -> FakeBatch:
-    """A generated batch (B, C, H, W) with what it was made from; keeps G's graph only when a
-    G step will use it."""
-    z = torch.randn(batch_size, state.z_dim, device=state.device)
-    cond = sample_conditions(state, batch_size)
+    """This rank's share of a generated global batch of `batch_size` (B, C, H, W), with what it
+    was made from; keeps G's graph only when a G step will use it. Every rank draws the global
+    batch's noise and conditions and keeps its slice (see `knowgen.train.distributed`)."""
+    world = state.world
+    z = world.shard(torch.randn(batch_size, state.z_dim, device=state.device))
+    cond = world.shard_conditions(sample_conditions(state, batch_size))
     codes = state.generator.code_targets(z) if hasattr(state.generator, "code_targets") else None
     with torch.set_grad_enabled(with_grad):
         return FakeBatch(state.generator(z, cond), cond, codes)
+
+
+def backward_and_step(
+    state: TrainState,
+    loss: torch.Tensor,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    network: torch.nn.Module,
+) -> None:
+    """Gradients of `loss`, averaged over data-parallel ranks, then one optimizer step (through
+    the fp16 loss scaler when there is one; it skips a step whose gradients overflowed)."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None or not scaler.is_enabled():
+        loss.backward()
+        state.world.average_gradients(network.parameters())
+        optimizer.step()
+        return
+    scaler.scale(loss).backward()
+    state.world.average_gradients(network.parameters())
+    scaler.step(optimizer)
+    scaler.update()
 
 
 def information_term(
@@ -104,9 +127,7 @@ def d_step(
         leaf = real_in.detach().requires_grad_(True)
         scores = discriminator.judge(leaf, real_cond).logits
         terms["d_r1"] = 0.5 * cfg.r1_weight * cfg.r1_every * r1_penalty(scores, leaf)
-    state.opt_d.zero_grad(set_to_none=True)
-    sum(terms.values()).backward()
-    state.opt_d.step()
+    backward_and_step(state, sum(terms.values()), state.opt_d, state.scaler_d, discriminator)
     logs = {k: v.detach() for k, v in terms.items()}
     return logs | {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
 
@@ -133,9 +154,8 @@ def g_step(
         terms |= {f"g_{k}": v for k, v in information_term(state, judged, fake.codes, cfg).items()}
         if state.teacher is not None and fm_weight and real is not None:
             terms["g_fm"] = fm_weight * feature_matching_loss(state.teacher, real, fake.images)
-        state.opt_g.zero_grad(set_to_none=True)
-        sum(terms.values()).backward()
-        state.opt_g.step()
+        total = sum(terms.values())
+        backward_and_step(state, total, state.opt_g, state.scaler_g, state.generator)
     finally:
         for parameter in trainable:
             parameter.requires_grad_(True)
