@@ -61,8 +61,6 @@ class TrainConfig:
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
         parse_policy(self.diffaugment)
-        if self.precision not in ("fp32", "bf16", "fp16"):
-            raise ValueError(f"train.precision must be fp32, bf16 or fp16, got {self.precision!r}")
         if self.ema_halflife_steps < 0:
             raise ValueError(
                 f"train.ema_halflife_steps must be >= 0, got {self.ema_halflife_steps}"
