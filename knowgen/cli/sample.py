@@ -50,11 +50,34 @@ def command(
     prompts: Path = typer.Option(
         None, help="Text generators: a file of prompts, one per line (# comments skipped)."
     ),
+    color: list[str] = typer.Option(
+        [],
+        "--color",
+        help='Fusion generators: a colour, "#c0392b" or a name (red, yellow, green, cyan, '
+        "blue, magenta); repeat for one row each.",
+    ),
+    structure: list[Path] = typer.Option(
+        [],
+        "--structure",
+        help="Fusion generators: an image whose silhouette (7x7 occupancy) the samples follow; "
+        "repeat for one row each.",
+    ),
 ) -> None:
     """Generate images from a trained generator (EMA weights) without unpickling anything."""
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
     generator, meta = load_generator_and_meta(source)
+    if condition_kind(generator) == "fusion":
+        side = int(meta["image_shape"][-1])
+        wanted = (list(class_), color, structure)
+        images = write_fusion_rows(generator, *wanted, side, n, seed, out, scale)
+        typer.echo(f"wrote {len(images)} samples ({n} per row) to {out}")
+        if npy is not None:
+            np.save(npy, images.numpy())
+            typer.echo(f"wrote {tuple(images.shape)} uint8 array to {npy}")
+        return
+    if color or structure:
+        raise ValueError(f"{source} is not a fusion generator; --color/--structure need one")
     wanted_text = list(text) + (read_prompts(prompts) if prompts is not None else [])
     is_text = condition_kind(generator) == "text"
     if wanted_text or is_text:
@@ -111,6 +134,87 @@ def write_given_class_rows(
     scale = scale or display_scale(images.shape[-1])
     save_grid(images, out, nrow=per_class, scale=scale)
     labels = [generator.class_names[c] for c in classes]
+    write_row_labels(out, labels, images.shape[-2] * scale)
+    return images
+
+
+def parse_color(text: str) -> float:
+    """A hue in [0, 1) from "#rrggbb" or one of the six colour names."""
+    import colorsys
+
+    from knowgen.knowledge.fusion import HUE_BINS
+
+    name = text.strip().lower()
+    if name in HUE_BINS:
+        return HUE_BINS.index(name) / len(HUE_BINS)
+    digits = name.removeprefix("#")
+    if len(digits) != 6 or any(c not in "0123456789abcdef" for c in digits):
+        raise ValueError(f"--color {text!r}: give #rrggbb or one of {', '.join(HUE_BINS)}")
+    r, g, b = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
+    hue, saturation, _ = colorsys.rgb_to_hsv(r, g, b)
+    if saturation < 0.1:
+        raise ValueError(f"--color {text!r} is grey: it has no hue to follow")
+    return hue
+
+
+def read_structure(path: Path, side: int):
+    """An image file -> its 7x7 occupancy mask (1, 1, 7, 7), as training computes it."""
+    import torch
+    from PIL import Image
+
+    from knowgen.data.color import structure_mask
+
+    if not path.is_file():
+        raise FileNotFoundError(f"structure image {str(path)!r} does not exist")
+    try:
+        with Image.open(path) as picture:
+            grey = picture.convert("L").resize((side, side), Image.Resampling.BILINEAR)
+    except OSError as err:
+        raise ValueError(f"{path}: not a readable image ({err})") from None
+    pixels = torch.from_numpy(np.asarray(grey, dtype=np.uint8).copy())
+    return structure_mask(pixels[None, None])
+
+
+def write_fusion_rows(
+    generator, classes: list[str], colors: list[str], structures: list[Path], side: int,
+    per_row: int, seed: int, out: Path, scale,
+):  # fmt: skip
+    """One labelled row per combination of the given knowledge (class x colour x structure; a
+    kind not given is left out), the same noise in every row; returns the images."""
+    import itertools
+
+    import torch
+
+    from knowgen.images import to_uint8
+
+    kinds = generator.encoder.kinds
+    for kind, values in (("class", classes), ("hue", colors), ("structure", structures)):
+        if values and kind not in kinds:
+            raise ValueError(f"this generator was not trained with {kind} knowledge ({kinds})")
+    options = [
+        [(c, class_index(c, generator.class_names)) for c in classes] or [None],
+        [(c, parse_color(c)) for c in colors] or [None],
+        [(p.name, read_structure(p, side)) for p in structures] or [None],
+    ]
+    z = torch.randn(per_row, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    rows, labels = [], []
+    for klass, hue, mask in itertools.product(*options):
+        cond = {}  # nothing given: every kind present but masked out (its null token)
+        if klass is hue is mask is None:
+            cond = generator.encoder.placeholder(per_row)
+            cond |= {f"{k}_given": torch.zeros(per_row, dtype=torch.bool) for k in kinds}
+        if klass is not None:
+            cond["class"] = torch.full((per_row,), klass[1], dtype=torch.long)
+        if hue is not None:
+            cond["hue"] = torch.full((per_row,), hue[1])
+        if mask is not None:
+            cond["structure"] = mask[1].expand(per_row, -1, -1, -1)
+        with torch.no_grad():
+            rows.append(to_uint8(generator(z, cond)))
+        labels.append(", ".join(str(part[0]) for part in (klass, hue, mask) if part) or "nothing")
+    images = torch.cat(rows)
+    scale = scale or display_scale(images.shape[-1])
+    save_grid(images, out, nrow=per_row, scale=scale)
     write_row_labels(out, labels, images.shape[-2] * scale)
     return images
 

@@ -51,6 +51,7 @@ class DataConfig:
     image_size: int | None = None  # square side in pixels; None = native (folder: 64)
     channels: int | None = None  # 1 (grey) or 3 (RGB); None = native (folder: 3)
     captions: str | None = None  # text conditioning on a folder: CSV/JSONL of (path, caption)
+    holdout_pairs: tuple[str, ...] = ()  # fusion: (class, colour) pairs never trained on
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
@@ -70,12 +71,14 @@ class Dataset:
     class_names: list[str] = field(default_factory=list)
     name: str = ""
     files: list[str] = field(default_factory=list)  # folder: each image's path, relative
+    attributes: dict[str, torch.Tensor] = field(default_factory=dict)  # known factors, (N,) each
 
     def subset(self, index: torch.Tensor) -> Dataset:
-        """The images at `index` (with their labels and paths)."""
+        """The images at `index` (with their labels, paths and attributes)."""
         labels = self.labels[index] if self.labels is not None else None
         files = [self.files[i] for i in index.tolist()] if self.files else []
-        return Dataset(self.images[index], labels, self.class_names, self.name, files)
+        attributes = {k: v[index] for k, v in self.attributes.items()}
+        return Dataset(self.images[index], labels, self.class_names, self.name, files, attributes)
 
     def __post_init__(self) -> None:
         assert self.images.dtype == torch.uint8 and self.images.ndim == 4
@@ -147,6 +150,22 @@ def load_fashion_mnist(cfg: DataConfig) -> Dataset:
     )
 
 
+def load_fashion_mnist_color(cfg: DataConfig) -> Dataset:
+    """Fashion-MNIST with each garment tinted its own hue (RGB 28x28); the hue and saturation
+    are attributes (see `knowgen.data.color`)."""
+    from knowgen.data.color import color_factors, tint
+
+    grey = load_fashion_mnist(cfg)
+    hue, saturation = color_factors(len(grey), cfg.split)
+    return Dataset(
+        images=tint(grey.images, hue, saturation),
+        labels=grey.labels,
+        class_names=grey.class_names,
+        name="fashion-mnist-color",
+        attributes={"hue": hue, "saturation": saturation},
+    )
+
+
 def load_digits(cfg: DataConfig) -> Dataset:
     """scikit-learn's bundled 8x8 digits (1,797 images); a fixed 80/20 train/test split."""
     from sklearn.datasets import load_digits as sklearn_digits
@@ -175,6 +194,7 @@ def load_folder_dataset(cfg: DataConfig) -> Dataset:
 
 DATASETS: dict[str, Callable[[DataConfig], Dataset]] = {
     "fashion-mnist": load_fashion_mnist,
+    "fashion-mnist-color": load_fashion_mnist_color,
     "digits": load_digits,
     "folder": load_folder_dataset,
 }

@@ -116,6 +116,17 @@ def evaluate_generator(
     """
     evaluator = evaluator or load_or_train_evaluator(data_cfg)
     real = reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)  # before timing
+    if condition_kind(generator) == "fusion":
+        from knowgen.metrics.fusion import score_fusion_generator
+
+        with torch.random.fork_rng():
+            start = time.perf_counter()
+            scores = score_fusion_generator(generator, data_cfg, cfg, evaluator, real)
+        return scores | {
+            "num_samples": cfg.num_samples,
+            "evaluator": evaluator.key,
+            "eval_seconds": time.perf_counter() - start,
+        }
     if condition_kind(generator) == "text":
         if text is None:
             raise ValueError("a text-conditional generator is judged on its captions: pass text")

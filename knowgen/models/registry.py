@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from knowgen.knowledge import ClassEncoder, KnowledgeEncoder
+from knowgen.knowledge.fusion import FusionEncoder
 from knowgen.knowledge.text import TextEncoder
 from knowgen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from knowgen.models.layers import ConditionalBatchNorm2d
@@ -40,12 +41,15 @@ class ModelConfig:
     attention: Literal["self", "transformer"] = "self"  # sagan: gated attention or full block
     attention_at: tuple[int, ...] = ()  # sagan: feature-map sides that get one, e.g. [14]
     heads: int = 1  # sagan: attention heads
-    condition: Literal["none", "class", "text"] = "none"  # sagan: knowledge the networks get
+    condition: Literal["none", "class", "text", "fusion"] = "none"  # sagan: knowledge given
     cond_dim: int = 128  # sagan: width of G's condition embedding (feeds conditional BatchNorm)
     aux_classifier: bool = False  # sagan, conditional: ACGAN class head on D besides projection
     text_model: str = "all-MiniLM-L6-v2"  # condition="text": packaged model or a local folder
     text_dim: int = 384  # condition="text": the sentence embedding's size (the model's)
     text_noise: float = 0.0  # condition="text": std of noise on G's embeddings while training
+    fusion: Literal["concat", "film", "cross-attention"] = "film"  # condition="fusion": how G reads
+    fusion_kinds: tuple[str, ...] = ("class", "hue", "structure")  # condition="fusion": what
+    condition_dropout: float = 0.1  # condition="fusion": P(a kind is left out of an image)
     info_categorical: tuple[int, ...] = ()  # InfoGAN: sizes of categorical codes, e.g. [10]
     info_continuous: int = 0  # InfoGAN: how many continuous codes (z_dim stays the noise size)
 
@@ -59,6 +63,10 @@ class ModelConfig:
             for key, off in (("attention_at", ()), ("condition", "none")):
                 if getattr(self, key) != off:
                     raise ValueError(f"model.{key} needs model.name='sagan' (got {self.name!r})")
+        if not 0 <= self.condition_dropout < 1:
+            raise ValueError(
+                f"model.condition_dropout must be in [0, 1), got {self.condition_dropout}"
+            )
         if self.text_noise < 0:
             raise ValueError(f"model.text_noise must be >= 0, got {self.text_noise}")
         if self.aux_classifier and self.condition == "none":
@@ -81,11 +89,16 @@ class ModelConfig:
 
 
 def condition_encoder(
-    cfg: ModelConfig, num_classes: int, dim: int, noise: float = 0.0
+    cfg: ModelConfig, num_classes: int, dim: int, noise: float = 0.0, for_d: bool = False
 ) -> KnowledgeEncoder | None:
-    """The encoder that maps the knowledge `cfg.condition` names into a network (width `dim`)."""
+    """The encoder that maps the knowledge `cfg.condition` names into a network (width `dim`);
+    `noise` (text) applies to G's, `for_d` marks D's."""
     if cfg.condition == "text":
         return TextEncoder(cfg.text_dim, dim, noise)
+    if cfg.condition == "fusion":  # G concatenates the kinds; D sums them (a term per kind)
+        if for_d:
+            return FusionEncoder(cfg.fusion_kinds, num_classes, cfg.cond_dim, True, out_dim=dim)
+        return FusionEncoder(cfg.fusion_kinds, num_classes, dim)
     return ClassEncoder(num_classes, dim) if num_classes else None
 
 
@@ -106,6 +119,7 @@ GENERATORS: dict[str, Builder] = {
         cfg.attention,
         cfg.heads,
         encoder=condition_encoder(cfg, k, cfg.cond_dim, cfg.text_noise),
+        fusion=cfg.fusion if cfg.condition == "fusion" else "film",
     ),
 }
 
@@ -122,7 +136,7 @@ DISCRIMINATORS: dict[str, Builder] = {
         cfg.attention_at,
         cfg.attention,
         cfg.heads,
-        encoder_for=lambda dim: condition_encoder(cfg, k, dim),
+        encoder_for=lambda dim: condition_encoder(cfg, k, dim, for_d=True),
         num_classes=k,
         aux_classifier=cfg.aux_classifier,
         use_batchnorm=cfg.d_batchnorm,
@@ -134,6 +148,8 @@ def condition_classes(cfg: ModelConfig, num_classes: int) -> int:
     """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional.
     A text-conditional model is given no class, but its ACGAN head (if any) learns the classes."""
     if not cfg.conditional or (cfg.condition == "text" and not cfg.aux_classifier):
+        return 0
+    if cfg.condition == "fusion" and "class" not in cfg.fusion_kinds and not cfg.aux_classifier:
         return 0
     if num_classes < 1:
         raise ValueError(

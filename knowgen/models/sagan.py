@@ -17,7 +17,12 @@ from torch import nn
 
 from knowgen.knowledge import Conditions, KnowledgeEncoder
 from knowgen.models.dcgan import dcgan_geometry, stage_channels
-from knowgen.models.layers import ConditionalBatchNorm2d, Judgement, attention_block
+from knowgen.models.layers import (
+    ConditionalBatchNorm2d,
+    CrossAttention2d,
+    Judgement,
+    attention_block,
+)
 
 
 def check_attention_at(attention_at: tuple[int, ...], available: list[int], net: str) -> None:
@@ -53,6 +58,7 @@ class SAGANGenerator(nn.Module):
         attention: str = "self",
         heads: int = 1,
         encoder: KnowledgeEncoder | None = None,
+        fusion: str = "film",
     ) -> None:
         super().__init__()
         channels, height, width_px = image_shape
@@ -66,6 +72,10 @@ class SAGANGenerator(nn.Module):
         sides = [base * 2**i for i in range(stages)]
         check_attention_at(attention_at, sides, "generator")
         c_dim = encoder.dim if encoder is not None else 0
+        # "concat": the condition joins z only; "film" and "cross-attention" also modulate
+        # every stage's BatchNorm; "cross-attention" adds attention to the condition's tokens.
+        self.fusion = fusion
+        norm_dim = 0 if fusion == "concat" else c_dim
         self.grid = (widths[0], base, base)
         # The condition embedding joins z at the input too (as BigGAN's shared embedding does), so
         # the first layer already knows the class; conditional BatchNorm refines it per stage.
@@ -78,7 +88,12 @@ class SAGANGenerator(nn.Module):
                 for a, b in zip(widths, widths[1:], strict=False)
             ]
         )
-        self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, c_dim) for c in widths)
+        self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, norm_dim) for c in widths)
+        cross = fusion == "cross-attention" and encoder is not None
+        self.cross = nn.ModuleList(
+            CrossAttention2d(c, c_dim, heads) if cross and side in attention_at else nn.Identity()
+            for c, side in zip(widths, sides, strict=True)
+        )
         self.attentions = nn.ModuleList(
             attention_block(attention, c, heads) if side in attention_at else nn.Identity()
             for c, side in zip(widths, sides, strict=True)
@@ -90,13 +105,18 @@ class SAGANGenerator(nn.Module):
     def forward(self, z: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         """(B, z_dim) and, when conditional, the conditions ({"class": (B,)}, {"text": (B, D)})
         -> images (B, C, H, W) in [-1, 1]."""
-        pooled = None
+        pooled, tokens = None, None
         if self.encoder is not None:
-            pooled = self.encoder(cond).pooled
+            knowledge = self.encoder(cond)
+            pooled, tokens = knowledge.pooled, knowledge.tokens
             z = torch.cat([z, pooled], dim=1)
+        norm_cond = None if self.fusion == "concat" else pooled
         x = self.project(z).view(-1, *self.grid)
-        for up, norm, attend in zip(self.ups, self.norms, self.attentions, strict=True):
-            x = attend(torch.relu(norm(up(x), pooled)))
+        stages = zip(self.ups, self.norms, self.attentions, self.cross, strict=True)
+        for up, norm, attend, cross in stages:
+            x = attend(torch.relu(norm(up(x), norm_cond)))
+            if isinstance(cross, CrossAttention2d):
+                x = cross(x, tokens)
         return torch.tanh(self.to_image(x))
 
 

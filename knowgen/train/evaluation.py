@@ -24,6 +24,14 @@ CONDITIONAL = (
     "heldout_word_accuracy",
     "heldout_template_accuracy",
     "heldout_fid",
+    "class_accuracy",
+    "hue_error_median",
+    "structure_iou",
+    "joint_accuracy",
+    "heldout_class_accuracy",
+    "heldout_hue_error_median",
+    "heldout_structure_iou",
+    "heldout_joint_accuracy",
 )
 
 

@@ -19,6 +19,7 @@ from knowgen.config import RunConfig, config_to_dict, save_config
 from knowgen.data import BatchSampler, Dataset, load_dataset
 from knowgen.images import display_scale, make_grid, save_grid, to_float, to_uint8
 from knowgen.knowledge import Conditions, balanced_classes
+from knowgen.knowledge.fusion import FusedConditions, in_pairs, parse_holdout
 from knowgen.knowledge.text import caption_bank_for, load_text_conditions
 from knowgen.train.checkpoint import (
     latest_checkpoint,
@@ -109,6 +110,8 @@ def fixed_conditions(num: int, state: TrainState) -> Conditions | None:
     """Classes 0..K-1 repeated (for a text run, one fixed training phrasing of each): with K
     images per grid row, each column is one class. A captions-file run shows the first images'
     captions."""
+    if state.fused is not None:  # the first images' knowledge, every kind given
+        return state.fused.of_images(torch.arange(num) % state.fused.size)
     text = state.text
     if text is not None:
         if text.bank.groups_are_classes:
@@ -252,6 +255,18 @@ def _train(
             int((~bank.held_out).sum()),
             int(bank.held_out.sum()),
         )
+    fused = None
+    if cfg.model.condition == "fusion":
+        if cfg.data.holdout_pairs:  # never train on the held-out (class, colour) pairs
+            pairs = parse_holdout(cfg.data.holdout_pairs, list(dataset.class_names))
+            if dataset.labels is None or "hue" not in dataset.attributes:
+                raise ValueError("data.holdout_pairs needs labels and hues (fashion-mnist-color)")
+            held = in_pairs(dataset.labels, dataset.attributes["hue"], pairs)
+            dataset = dataset.subset((~held).nonzero().flatten())
+            log.info("held out %d training images of %d pairs", int(held.sum()), len(pairs))
+        fused = FusedConditions(
+            dataset, cfg.model.fusion_kinds, cfg.model.condition_dropout, device
+        )
     teacher = None
     if cfg.transfer.mode != "none":
         teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
@@ -260,6 +275,7 @@ def _train(
         cfg.model, cfg.train, dataset.image_shape, device, num_classes, cfg.transfer, teacher, world
     )
     state.text = text
+    state.fused = fused
     metrics = MetricsLog(run_dir, cfg.train.tensorboard) if world.is_main else SilentLog()
     if resume:  # every rank restores the same checkpoint: identical weights, RNG and step
         checkpoint = latest_checkpoint(run_dir)
@@ -322,7 +338,9 @@ def _train(
                     break
                 index = world.shard(global_index)
                 real_cond, mismatched = None, None
-                if text is not None:  # drawn for the global batch, then sliced: see World
+                if fused is not None:
+                    real_cond = world.shard_conditions(fused.for_real(global_index))
+                elif text is not None:  # drawn for the global batch, then sliced: see World
                     real_cond = world.shard_conditions(text.for_real(groups[global_index]))
                     mismatched = world.shard_conditions(text.mismatched(groups[global_index]))
                 elif labels is not None:

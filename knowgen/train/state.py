@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from knowgen.knowledge import placeholder_conditions
+from knowgen.knowledge.fusion import FusedConditions
 from knowgen.knowledge.text import TextConditions
 from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.registry import condition_classes
@@ -39,6 +40,7 @@ class TrainState:
     num_classes: int = 0  # classes the networks are conditioned on (0 = unconditional)
     teacher: nn.Module | None = None  # frozen teacher for transfer.mode="feature-matching"
     text: TextConditions | None = None  # caption embeddings of a text-conditional run
+    fused: FusedConditions | None = None  # class/hue/structure of a fusion run's images
     world: World = field(default_factory=World)  # this process among data-parallel ranks
     precision: str = "fp32"  # autocast dtype of forward passes
     scaler_d: torch.amp.GradScaler | None = None  # fp16 only: loss scaling per optimizer

@@ -34,6 +34,8 @@ def sample_conditions(state: TrainState, batch_size: int) -> Conditions | None:
     images), uniform classes, or None for an unconditional run."""
     if state.text is not None:
         return state.text.for_fake(batch_size)
+    if state.fused is not None:
+        return state.fused.for_fake(batch_size)
     if not state.num_classes:
         return None
     return {"class": torch.randint(state.num_classes, (batch_size,), device=state.device)}

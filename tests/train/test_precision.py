@@ -53,7 +53,9 @@ def test_sync_batchnorm_needs_gpus(tmp_path):
 
 
 def test_unknown_precision_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"train.precision must be one of \['fp32', 'bf16', 'fp16'\]"):
+    with pytest.raises(
+        ValueError, match=r"train.precision must be one of \['fp32', 'bf16', 'fp16'\]"
+    ):
         resolve_config("dcgan", ['train.precision="fp8"'])
 
 

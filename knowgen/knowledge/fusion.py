@@ -1,0 +1,256 @@
+"""Knowledge fusion: several kinds of knowledge (object class, colour, structure) given to one
+generator together, each of which may be left out.
+
+Each kind has its own encoder to tokens (class: 1 token; hue: 1 token from its point on the
+colour circle; structure: one token per cell of a coarse occupancy mask). A kind that is not given,
+for some images or for all, is replaced by that kind's learned *null* token, and training drops
+each kind at random (`model.condition_dropout`), so any subset can be asked for at sampling time
+(as classifier-free guidance trains its unconditional branch).
+
+How G reads the fused knowledge (`model.fusion`):
+- `concat`: the kinds' pooled vectors, concatenated and projected, join z at G's input only;
+- `film`: the same vector also drives conditional BatchNorm (FiLM) at every stage;
+- `cross-attention`: as `film`, plus cross-attention blocks whose queries are image positions and
+  whose keys/values are all the kinds' tokens (the Transformer as the fusion mechanism).
+D scores agreement with every kind: its pooled vector is the *sum* of per-kind vectors, so the
+projection term `<sum_k e_k, h>` is one projection term per kind.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from knowgen.knowledge.encoders import ClassEncoder, Conditions, Knowledge, KnowledgeEncoder
+
+FUSION_KINDS = ("class", "hue", "structure")
+HUE_BINS = ["red", "yellow", "green", "cyan", "blue", "magenta"]  # 60 degrees each, red at 0
+
+
+def hue_bin(hue: torch.Tensor) -> torch.Tensor:
+    """Which of the six named 60-degree colour bins (centred on red, yellow, ...) each hue is."""
+    return ((hue * 6 + 0.5).floor() % 6).long()
+
+
+def given(conditions: Conditions, key: str, batch: int, device) -> torch.Tensor:
+    """Which images are given condition `key` (B,): all if present without a `<key>_given`
+    mask, none if absent."""
+    if key not in conditions:
+        return torch.zeros(batch, dtype=torch.bool, device=device)
+    mask = conditions.get(f"{key}_given")
+    return torch.ones(batch, dtype=torch.bool, device=device) if mask is None else mask.bool()
+
+
+class HueEncoder(KnowledgeEncoder):
+    """A hue in [0, 1) -> its point (cos, sin) on the colour circle -> MLP -> one token."""
+
+    key = "hue"
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.net = nn.Sequential(nn.Linear(2, dim), nn.LeakyReLU(0.2), nn.Linear(dim, dim))
+
+    def forward(self, conditions: Conditions) -> Knowledge:
+        angle = 2 * math.pi * self.read(conditions).float()
+        pooled = self.net(torch.stack([angle.cos(), angle.sin()], dim=1))
+        return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
+
+    def placeholder(self, batch: int) -> Conditions:
+        return {"hue": torch.zeros(batch)}
+
+
+class StructureEncoder(KnowledgeEncoder):
+    """An occupancy mask (B, 1, g, g) -> small CNN -> one token per cell (B, g*g, d) carrying
+    its position; pooled = their mean."""
+
+    key = "structure"
+
+    def __init__(self, dim: int, grid: int = 7, hidden: int = 32) -> None:
+        super().__init__()
+        self.dim = dim
+        self.grid = grid
+        self.net = nn.Sequential(
+            nn.Conv2d(1, hidden, 3, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(hidden, dim, 3, padding=1),
+        )
+        self.position = nn.Parameter(torch.randn(1, dim, grid, grid) * 0.02)
+        self.pool = nn.Linear(dim, dim)
+
+    def forward(self, conditions: Conditions) -> Knowledge:
+        mask = self.read(conditions).float()
+        if mask.shape[1:] != (1, self.grid, self.grid):
+            raise ValueError(
+                f"structure must be masks (B, 1, {self.grid}, {self.grid}), got {tuple(mask.shape)}"
+            )
+        tokens = (self.net(mask) + self.position).flatten(2).transpose(1, 2)  # (B, g*g, d)
+        return Knowledge(tokens=tokens, pooled=self.pool(tokens.mean(1)))
+
+    def placeholder(self, batch: int) -> Conditions:
+        return {"structure": torch.zeros(batch, 1, self.grid, self.grid)}
+
+
+class FusionEncoder(KnowledgeEncoder):
+    """Several kinds of knowledge -> one `Knowledge`: every kind's tokens side by side, and one
+    pooled vector (the per-kind vectors concatenated and projected, or summed with `sum_pooled`).
+    A kind not given for an image contributes its learned null tokens instead."""
+
+    key = "fusion"
+
+    def __init__(
+        self,
+        kinds: tuple[str, ...],
+        num_classes: int,
+        dim: int,
+        sum_pooled: bool = False,
+        out_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        unknown = sorted(set(kinds) - set(FUSION_KINDS))
+        if unknown or not kinds:
+            raise ValueError(f"model.fusion_kinds {list(kinds)}: choose from {FUSION_KINDS}")
+        self.kinds = tuple(kinds)
+        self.dim = out_dim or dim
+        self.num_classes = num_classes if "class" in kinds else 0
+        self.sum_pooled = sum_pooled
+        makers = {
+            "class": lambda: ClassEncoder(num_classes, dim),
+            "hue": lambda: HueEncoder(dim),
+            "structure": lambda: StructureEncoder(dim),
+        }
+        self.encoders = nn.ModuleDict({kind: makers[kind]() for kind in self.kinds})
+        self.null_pooled = nn.ParameterDict(
+            {kind: nn.Parameter(torch.zeros(dim)) for kind in self.kinds}
+        )
+        self.null_token = nn.ParameterDict(
+            {kind: nn.Parameter(torch.randn(dim) * 0.02) for kind in self.kinds}
+        )
+        self.mix = None if sum_pooled else nn.Linear(dim * len(self.kinds), dim)
+        # D's features are much wider than the kinds' encoders: one linear map out (of the sum,
+        # so still one projection term per kind), started small like a class embedding's.
+        self.out = None
+        if out_dim and out_dim != dim:
+            self.out = nn.Linear(dim, out_dim, bias=False)
+            nn.init.normal_(self.out.weight, 0.0, (out_dim * dim * len(self.kinds)) ** -0.5)
+
+    def forward(self, conditions: Conditions | None) -> Knowledge:
+        conditions = conditions or {}
+        batch, device = self._batch(conditions)
+        pooled_parts, token_parts = [], []
+        for kind in self.kinds:
+            has = given(conditions, kind, batch, device)
+            null_pooled = self.null_pooled[kind].expand(batch, -1)
+            if has.any():
+                filled = {kind: conditions[kind]}
+                knowledge = self.encoders[kind](filled)
+                keep = has.view(-1, 1)
+                pooled = torch.where(keep, knowledge.pooled, null_pooled)
+                tokens = torch.where(keep[:, :, None], knowledge.tokens, self.null_token[kind])
+            else:  # nothing of this kind: null everywhere (one token suffices)
+                pooled = null_pooled
+                tokens = self.null_token[kind].expand(batch, 1, -1)
+            pooled_parts.append(pooled)
+            token_parts.append(tokens)
+        if self.mix is None:
+            fused = torch.stack(pooled_parts).sum(0)
+        else:
+            fused = self.mix(torch.cat(pooled_parts, dim=1))
+        tokens = torch.cat(token_parts, dim=1)
+        if self.out is not None:  # D reads the pooled vector only
+            pooled = self.out(fused)
+            return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
+        return Knowledge(tokens=tokens, pooled=fused)
+
+    def _batch(self, conditions: Conditions) -> tuple[int, torch.device]:
+        for kind in self.kinds:
+            if kind in conditions:
+                return len(conditions[kind]), conditions[kind].device
+        raise ValueError(
+            f"this model fuses {list(self.kinds)}; give at least one of them (e.g. "
+            "{'class': ...}) or pass every kind with a *_given mask of False"
+        )
+
+    def placeholder(self, batch: int) -> Conditions:
+        cond: Conditions = {}
+        for kind in self.kinds:
+            cond |= self.encoders[kind].placeholder(batch)
+        return cond
+
+
+def drop_conditions(cond: Conditions, kinds: tuple[str, ...], p: float) -> Conditions:
+    """Each kind left out of each image with probability `p` (a `<kind>_given` mask), so the
+    networks learn every subset of the knowledge."""
+    if not p:
+        return cond
+    out = dict(cond)
+    for kind in kinds:
+        if kind in cond:
+            keep = torch.rand(len(cond[kind]), device=cond[kind].device) >= p
+            out[f"{kind}_given"] = keep & given(cond, kind, len(keep), keep.device)
+    return out
+
+
+def parse_holdout(pairs: tuple[str, ...], class_names: list[str]) -> list[tuple[int, int]]:
+    """ "dress:red" -> (class index, hue bin index); unknown names are a clear error."""
+    from knowgen.knowledge.encoders import class_index
+
+    parsed = []
+    for pair in pairs:
+        name, _, colour = pair.partition(":")
+        if colour.strip().lower() not in HUE_BINS:
+            raise ValueError(f"data.holdout_pairs {pair!r}: colour must be one of {HUE_BINS}")
+        parsed.append((class_index(name, class_names), HUE_BINS.index(colour.strip().lower())))
+    return parsed
+
+
+def in_pairs(labels: torch.Tensor, hue: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
+    """Which images (N,) fall in one of the (class, hue bin) pairs."""
+    bins = hue_bin(hue)
+    hit = torch.zeros(len(labels), dtype=torch.bool)
+    for c, b in pairs:
+        hit |= (labels == c) & (bins == b)
+    return hit
+
+
+class FusedConditions:
+    """The knowledge of every training image (class, hue, structure mask) on the device, and how
+    training draws it: a real image's own, a generated image's those of a random real image (so
+    the kinds stay jointly plausible), each kind dropped per image with probability `dropout`."""
+
+    def __init__(self, dataset, kinds: tuple[str, ...], dropout: float, device) -> None:
+        from knowgen.data.color import structure_mask
+
+        self.kinds = kinds
+        self.dropout = dropout
+        self.device = torch.device(device)
+        self.columns: dict[str, torch.Tensor] = {}
+        if "class" in kinds:
+            if dataset.labels is None:
+                raise ValueError("model.fusion_kinds has 'class' but the dataset has no labels")
+            self.columns["class"] = dataset.labels
+        if "hue" in kinds:
+            if "hue" not in dataset.attributes:
+                raise ValueError(
+                    f"model.fusion_kinds has 'hue' but dataset {dataset.name!r} has no hue "
+                    "attribute; use data.name='fashion-mnist-color'"
+                )
+            self.columns["hue"] = dataset.attributes["hue"]
+        if "structure" in kinds:
+            chunks = [structure_mask(part) for part in dataset.images.split(4096)]
+            self.columns["structure"] = torch.cat(chunks)
+        self.columns = {k: v.to(self.device) for k, v in self.columns.items()}
+        self.size = len(dataset)
+
+    def of_images(self, index: torch.Tensor) -> Conditions:
+        """The conditions of dataset images `index`, every kind given."""
+        index = index.to(self.device)
+        return {kind: column[index] for kind, column in self.columns.items()}
+
+    def for_real(self, index: torch.Tensor) -> Conditions:
+        return drop_conditions(self.of_images(index), self.kinds, self.dropout)
+
+    def for_fake(self, batch: int) -> Conditions:
+        return self.for_real(torch.randint(self.size, (batch,), device=self.device))

@@ -1,0 +1,168 @@
+"""Knowledge fusion: encoders with null tokens, condition dropout, held-out pairs, a fusion run,
+its per-condition scores and the CLI."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from knowgen.data.color import structure_mask, tint
+from knowgen.data.datasets import Dataset
+from knowgen.knowledge.fusion import (
+    FusedConditions,
+    FusionEncoder,
+    drop_conditions,
+    in_pairs,
+    parse_holdout,
+)
+from knowgen.metrics.fusion import obeyed, summarise
+
+CLASSES = ["dress", "sneaker", "bag"]
+
+
+def colour_dataset(n=96, side=8):
+    """Tinted rectangles whose size depends on the class: every factor known."""
+    grey = torch.zeros(n, 1, side, side, dtype=torch.uint8)
+    labels = torch.arange(n) % 3
+    for i in range(n):
+        top = 1 + int(labels[i])
+        grey[i, 0, top:7, 2:6] = 200
+    hue = torch.rand(n, generator=torch.Generator().manual_seed(0))
+    images = tint(grey, hue, torch.ones(n))
+    return Dataset(images, labels, CLASSES, "colour-toy", attributes={"hue": hue})
+
+
+def test_fusion_encoder_null_tokens_and_shapes():
+    encoder = FusionEncoder(("class", "hue", "structure"), 3, 16)
+    cond = {
+        "class": torch.tensor([0, 1]),
+        "hue": torch.tensor([0.1, 0.6]),
+        "structure": torch.ones(2, 1, 7, 7),
+    }
+    full = encoder(cond)
+    assert full.pooled.shape == (2, 16) and full.tokens.shape == (2, 1 + 1 + 49, 16)
+    only_class = encoder({"class": torch.tensor([0, 1])})
+    assert only_class.tokens.shape == (2, 3, 16)  # absent kinds: one null token each
+    masked = encoder(cond | {"hue_given": torch.tensor([True, False])})
+    assert torch.allclose(masked.pooled[0], full.pooled[0])
+    assert not torch.allclose(masked.pooled[1], full.pooled[1])
+    assert torch.allclose(masked.tokens[1, 1], encoder.null_token["hue"])
+    with pytest.raises(ValueError, match="choose from"):
+        FusionEncoder(("class", "smell"), 3, 16)
+
+
+def test_discriminator_side_sums_one_term_per_kind():
+    encoder = FusionEncoder(("class", "hue"), 3, 8, sum_pooled=True, out_dim=32)
+    cond = {"class": torch.tensor([2]), "hue": torch.tensor([0.3])}
+    both = encoder(cond).pooled
+    no_hue = encoder(cond | {"hue_given": torch.tensor([False])}).pooled
+    no_class = encoder(cond | {"class_given": torch.tensor([False])}).pooled
+    nothing = encoder(cond | {"class_given": torch.tensor([False]),
+                              "hue_given": torch.tensor([False])}).pooled  # fmt: skip
+    assert both.shape == (1, 32)
+    assert torch.allclose(both - no_hue, no_class - nothing, atol=1e-6)  # additive per kind
+
+
+def test_condition_dropout_rate():
+    torch.manual_seed(0)
+    cond = {"class": torch.zeros(20000, dtype=torch.long)}
+    dropped = drop_conditions(cond, ("class",), 0.25)
+    assert abs(1 - dropped["class_given"].float().mean().item() - 0.25) < 0.02
+    assert drop_conditions(cond, ("class",), 0.0) is cond
+
+
+def test_held_out_pairs_parse_and_select():
+    pairs = parse_holdout(("dress:red", "bag:blue"), CLASSES)
+    assert pairs == [(0, 0), (2, 4)]
+    labels, hue = torch.tensor([0, 0, 2, 1]), torch.tensor([0.02, 0.5, 0.66, 0.66])
+    assert in_pairs(labels, hue, pairs).tolist() == [True, False, True, False]
+    with pytest.raises(ValueError, match="colour must be one of"):
+        parse_holdout(("dress:mauve",), CLASSES)
+    with pytest.raises(ValueError, match="unknown class"):
+        parse_holdout(("zebra:red",), CLASSES)
+
+
+def test_per_condition_scores_on_images_that_obey():
+    data = colour_dataset()
+    source = FusedConditions(data, ("class", "hue", "structure"), 0.0, "cpu")
+    cond = source.of_images(torch.arange(12))
+    logits = torch.nn.functional.one_hot(data.labels[:12], 3).float()
+    scores = summarise(obeyed(data.images[:12], cond, logits))
+    assert scores["class_accuracy"] == 1.0 and scores["structure_iou"] == 1.0
+    assert scores["hue_error_median"] < 2.0 and scores["joint_accuracy"] == 1.0
+    wrong = summarise(obeyed(data.images[:12].flip(0), cond, logits.roll(1, 0)))
+    assert wrong["class_accuracy"] == 0.0 and wrong["joint_accuracy"] < 1.0
+
+
+FUSION = [
+    'model.name="sagan"',
+    'model.condition="fusion"',
+    'model.fusion="cross-attention"',
+    "model.attention_at=[4]",
+    'data.holdout_pairs=["dress:red"]',
+    'loss.kind="hinge"',
+    "train.steps=6",
+]
+
+
+@pytest.fixture(scope="module")
+def fusion_run(tmp_path_factory):
+    from knowgen.config import resolve_config
+    from knowgen.train.loop import train
+    from tests.conftest import TINY
+
+    run = tmp_path_factory.mktemp("runs") / "fusion"
+    cfg = resolve_config("dcgan", TINY + FUSION)
+    state = train(cfg, run, dataset=colour_dataset())
+    return run, state
+
+
+def test_fusion_run_never_trains_on_held_out_pairs(fusion_run):
+    _, state = fusion_run
+    source = state.fused
+    seen = in_pairs(source.columns["class"], source.columns["hue"], [(0, 0)])
+    assert source.size < 96 and not seen.any()
+
+
+@pytest.mark.parametrize("fusion", ["concat", "film", "cross-attention"])
+def test_every_fusion_mode_trains(tmp_path, fusion):
+    from knowgen.config import resolve_config
+    from knowgen.train.loop import train
+    from tests.conftest import TINY
+
+    cfg = resolve_config("dcgan", TINY + FUSION + [f'model.fusion="{fusion}"'])
+    state = train(cfg, tmp_path / fusion, dataset=colour_dataset())
+    images = state.ema.model(torch.randn(3, state.z_dim), {"class": torch.tensor([0, 1, 2])})
+    assert images.shape == (3, 3, 8, 8) and torch.isfinite(images).all()
+
+
+def test_sample_any_subset_from_the_cli(fusion_run, tmp_path):
+    from knowgen.cli import app
+
+    run, _ = fusion_run
+    Image.new("L", (20, 20), 255).save(tmp_path / "mask.png")
+    npy = tmp_path / "s.npy"
+    args = ["sample", str(run), "--class", "dress", "--class", "bag", "--color", "#c0392b",
+            "--structure", str(tmp_path / "mask.png"), "--n", "4", "--npy", str(npy),
+            "--out", str(tmp_path / "s.png")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert np.load(npy).shape == (8, 3, 8, 8)  # two rows (dress, bag) of four
+    result = CliRunner().invoke(app, ["sample", str(run), "--color", "blue", "--out",
+                                      str(tmp_path / "c.png")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["sample", str(run), "--color", "#808080"])
+    assert result.exit_code == 2 and "no hue" in result.output
+
+
+def test_structure_of_a_user_image(tmp_path):
+    from knowgen.cli.sample import read_structure
+
+    picture = np.zeros((40, 40), dtype=np.uint8)
+    picture[:, :20] = 255
+    Image.fromarray(picture).save(tmp_path / "left.png")
+    mask = read_structure(tmp_path / "left.png", 28)
+    assert mask.shape == (1, 1, 7, 7)
+    assert mask[0, 0, :, :3].all() and not mask[0, 0, :, 4:].any()
+    assert torch.equal(structure_mask(torch.zeros(1, 1, 28, 28)), torch.zeros(1, 1, 7, 7))
