@@ -46,6 +46,17 @@ def format_table(scores: dict) -> str:
             value = scores.get(f"heldout_{key}_accuracy")
             if value is not None:
                 rows.insert(-2, (f"  accuracy, {what} ^", f"{100 * value:.2f}%"))
+    for prefix, what in (("", "all given"), ("heldout_", "held-out pairs")):  # a fusion generator
+        if f"{prefix}joint_accuracy" in scores:
+            rows.insert(
+                -2, (f"{what}: class accuracy ^", f"{scores[prefix + 'class_accuracy']:.2%}")
+            )
+            rows.insert(-2, (f"{what}: hue error v (median)",
+                             f"{scores[prefix + 'hue_error_median']:.1f} deg"))  # fmt: skip
+            rows.insert(-2, (f"{what}: structure IoU ^", f"{scores[prefix + 'structure_iou']:.3f}"))
+            rows.insert(-2, (f"{what}: joint ^", f"{scores[prefix + 'joint_accuracy']:.2%}"))
+    if "heldout_joint_accuracy" in scores:
+        rows.insert(-2, ("held-out pairs: FID v", f"{scores['heldout_fid']:.3f}"))
     if "inception_fid" in scores:
         rows.insert(1, ("FID (Inception-v3)", f"{scores['inception_fid']:.3f}"))
     if "eval_seconds" in scores:

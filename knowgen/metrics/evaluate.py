@@ -124,7 +124,10 @@ def evaluate_generator(
             scores = score_fusion_generator(generator, data_cfg, cfg, evaluator, real)
         return scores | {
             "num_samples": cfg.num_samples,
+            "num_reference": len(real),
+            "reference_split": cfg.split,
             "evaluator": evaluator.key,
+            "evaluator_test_accuracy": evaluator.test_accuracy,
             "eval_seconds": time.perf_counter() - start,
         }
     if condition_kind(generator) == "text":

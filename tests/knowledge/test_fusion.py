@@ -166,3 +166,20 @@ def test_structure_of_a_user_image(tmp_path):
     assert mask.shape == (1, 1, 7, 7)
     assert mask[0, 0, :, :3].all() and not mask[0, 0, :, 4:].any()
     assert torch.equal(structure_mask(torch.zeros(1, 1, 28, 28)), torch.zeros(1, 1, 7, 7))
+
+
+def test_evaluate_table_shows_each_condition():
+    from knowgen.cli.evaluate import format_table
+
+    scores = {
+        "fid": 50.0, "kid": 0.01, "kid_std": 0.001, "is": 5.0, "is_std": 0.1, "precision": 0.8,
+        "recall": 0.5, "density": 1.0, "coverage": 0.6, "modes_covered": 10,
+        "class_entropy": 0.99, "num_samples": 100, "num_reference": 100,
+        "reference_split": "test", "evaluator": "e", "evaluator_test_accuracy": 0.93,
+        "class_accuracy": 0.91, "hue_error_median": 7.5, "structure_iou": 0.82,
+        "joint_accuracy": 0.6, "heldout_class_accuracy": 0.88, "heldout_hue_error_median": 9.0,
+        "heldout_structure_iou": 0.8, "heldout_joint_accuracy": 0.5, "heldout_fid": 70.0,
+    }  # fmt: skip
+    table = format_table(scores)
+    assert "all given: hue error v (median)" in table and "7.5 deg" in table
+    assert "held-out pairs: joint ^" in table and "50.00%" in table
