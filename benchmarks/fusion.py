@@ -41,12 +41,20 @@ COLUMNS = [
 ]
 
 
-def run_mode(mode: str, minutes: float, num_samples: int) -> dict:
+def run_mode(mode: str, minutes: float, num_samples: int, train_it: bool = True) -> dict:
+    """Train one fusion mode (or, with `train_it` False, reload its finished run) and score it."""
     from knowgen.config import resolve_config
     from knowgen.metrics.evaluate import evaluate_generator
     from knowgen.train.loop import train
 
     cfg = resolve_config("fusion", timed_settings(minutes) + [f'model.fusion="{mode}"'])
+    if not train_it:
+        from knowgen.export import load_generator_and_meta
+
+        generator, meta = load_generator_and_meta(RESULTS / mode)
+        eval_cfg = replace(cfg.eval, num_samples=num_samples)
+        scores = evaluate_generator(generator, cfg.data, eval_cfg)
+        return {"mode": mode, "step": meta["step"]} | scores
     state = train(cfg, RESULTS / mode, overwrite=True)
     scores = evaluate_generator(
         state.ema.model, cfg.data, replace(cfg.eval, num_samples=num_samples)
@@ -103,11 +111,14 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--num-samples", type=int, default=5000)
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--evaluate-existing", action="store_true", help="Score the runs already trained."
+    )
     args = parser.parse_args()
     print(describe_machine(), flush=True)
     rows = []
     for mode in args.modes:
-        rows.append(run_mode(mode, args.minutes, args.num_samples))
+        rows.append(run_mode(mode, args.minutes, args.num_samples, not args.evaluate_existing))
         print(
             json.dumps({k: v for k, v in rows[-1].items() if not isinstance(v, list)}), flush=True
         )
