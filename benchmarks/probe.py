@@ -29,6 +29,15 @@ KEYS = [
     "heldout_fid",
     "heldout_word_accuracy",
     "heldout_template_accuracy",
+    "class_accuracy",
+    "hue_error_median",
+    "structure_iou",
+    "joint_accuracy",
+    "heldout_class_accuracy",
+    "heldout_hue_error_median",
+    "heldout_structure_iou",
+    "heldout_joint_accuracy",
+    "structure_alone_structure_iou",
 ]
 
 
