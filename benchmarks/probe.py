@@ -16,27 +16,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.metrics.evaluate import evaluate_generator  # noqa: E402
+from knowgen.train.evaluation import CONDITIONAL  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
+# what training-time evaluation logs (one list of metric names), plus the structure-alone score
 KEYS = [
     "fid",
     "recall",
     "precision",
     "modes_covered",
-    "conditional_accuracy",
-    "intra_fid",
-    "heldout_conditional_accuracy",
-    "heldout_fid",
-    "heldout_word_accuracy",
-    "heldout_template_accuracy",
-    "class_accuracy",
-    "hue_error_median",
-    "structure_iou",
-    "joint_accuracy",
-    "heldout_class_accuracy",
-    "heldout_hue_error_median",
-    "heldout_structure_iou",
-    "heldout_joint_accuracy",
+    *CONDITIONAL,
     "structure_alone_structure_iou",
 ]
 
