@@ -64,7 +64,9 @@ class HueEncoder(KnowledgeEncoder):
 
 class StructureEncoder(KnowledgeEncoder):
     """An occupancy mask (B, 1, g, g) -> small CNN -> one token per cell (B, g*g, d) carrying
-    its position; pooled = their mean."""
+    its position; pooled = a linear map of all the tokens in order. (Their mean would keep how
+    much the object covers but lose *where*: the convolution is translation-equivariant and an
+    added position embedding averages to a constant.)"""
 
     key = "structure"
 
@@ -78,7 +80,7 @@ class StructureEncoder(KnowledgeEncoder):
             nn.Conv2d(hidden, dim, 3, padding=1),
         )
         self.position = nn.Parameter(torch.randn(1, dim, grid, grid) * 0.02)
-        self.pool = nn.Linear(dim, dim)
+        self.pool = nn.Linear(dim * grid * grid, dim)
 
     def forward(self, conditions: Conditions) -> Knowledge:
         mask = self.read(conditions).float()
@@ -87,7 +89,7 @@ class StructureEncoder(KnowledgeEncoder):
                 f"structure must be masks (B, 1, {self.grid}, {self.grid}), got {tuple(mask.shape)}"
             )
         tokens = (self.net(mask) + self.position).flatten(2).transpose(1, 2)  # (B, g*g, d)
-        return Knowledge(tokens=tokens, pooled=self.pool(tokens.mean(1)))
+        return Knowledge(tokens=tokens, pooled=self.pool(tokens.flatten(1)))
 
     def placeholder(self, batch: int) -> Conditions:
         return {"structure": torch.zeros(batch, 1, self.grid, self.grid)}
