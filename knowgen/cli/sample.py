@@ -72,9 +72,7 @@ def command(
         wanted = (list(class_), color, structure)
         images = write_fusion_rows(generator, *wanted, side, n, seed, out, scale)
         typer.echo(f"wrote {len(images)} samples ({n} per row) to {out}")
-        if npy is not None:
-            np.save(npy, images.numpy())
-            typer.echo(f"wrote {tuple(images.shape)} uint8 array to {npy}")
+        write_npy(npy, images)
         return
     if color or structure:
         raise ValueError(f"{source} is not a fusion generator; --color/--structure need one")
@@ -92,9 +90,7 @@ def command(
             raise ValueError("--class/--by-class do not apply to a text generator; use --text")
         images = write_prompt_rows(generator, meta, wanted_text, n, seed, out, scale)
         typer.echo(f"wrote {n} samples of each of {len(wanted_text)} prompt(s) to {out}")
-        if npy is not None:
-            np.save(npy, images.numpy())
-            typer.echo(f"wrote {tuple(images.shape)} uint8 array to {npy}")
+        write_npy(npy, images)
         return
     conditional = conditioned_classes(generator) > 0
     if class_ and not conditional:
@@ -117,9 +113,31 @@ def command(
         else:
             save_grid(images, out, nrow=nrow, scale=scale)
         typer.echo(f"wrote {n} samples to {out}")
+    write_npy(npy, images)
+
+
+def write_npy(npy: Path | None, images) -> None:
+    """Also save the uint8 images (N, C, H, W) as .npy, when --npy asks for it."""
     if npy is not None:
         np.save(npy, images.numpy())
         typer.echo(f"wrote {tuple(images.shape)} uint8 array to {npy}")
+
+
+def write_labelled_rows(generator, rows: list, labels: list[str], per_row: int, seed: int,
+                        out: Path, scale):  # fmt: skip
+    """One labelled grid row per conditions dict in `rows`, the same `per_row` noise vectors in
+    every row, so that rows differ by the knowledge alone; returns the images (row-major)."""
+    import torch
+
+    from knowgen.images import to_uint8
+
+    z = torch.randn(per_row, generator.z_dim, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        images = torch.cat([to_uint8(generator(z, cond)) for cond in rows])
+    scale = scale or display_scale(images.shape[-1])
+    save_grid(images, out, nrow=per_row, scale=scale)
+    write_row_labels(out, labels, images.shape[-2] * scale)
+    return images
 
 
 def write_given_class_rows(
@@ -185,8 +203,6 @@ def write_fusion_rows(
 
     import torch
 
-    from knowgen.images import to_uint8
-
     kinds = generator.encoder.kinds
     for kind, values in (("class", classes), ("hue", colors), ("structure", structures)):
         if values and kind not in kinds:
@@ -196,7 +212,6 @@ def write_fusion_rows(
         [(c, parse_color(c)) for c in colors] or [None],
         [(p.name, read_structure(p, side)) for p in structures] or [None],
     ]
-    z = torch.randn(per_row, generator.z_dim, generator=torch.Generator().manual_seed(seed))
     rows, labels = [], []
     for klass, hue, mask in itertools.product(*options):
         cond = {}  # nothing given: every kind present but masked out (its null token)
@@ -209,14 +224,9 @@ def write_fusion_rows(
             cond["hue"] = torch.full((per_row,), hue[1])
         if mask is not None:
             cond["structure"] = mask[1].expand(per_row, -1, -1, -1)
-        with torch.no_grad():
-            rows.append(to_uint8(generator(z, cond)))
+        rows.append(cond)
         labels.append(", ".join(str(part[0]) for part in (klass, hue, mask) if part) or "nothing")
-    images = torch.cat(rows)
-    scale = scale or display_scale(images.shape[-1])
-    save_grid(images, out, nrow=per_row, scale=scale)
-    write_row_labels(out, labels, images.shape[-2] * scale)
-    return images
+    return write_labelled_rows(generator, rows, labels, per_row, seed, out, scale)
 
 
 def read_prompts(path: Path) -> list[str]:
@@ -235,9 +245,6 @@ def write_prompt_rows(
 ):
     """One labelled row per prompt, the same noise in every row (so rows differ by the text
     alone); returns the images (prompt-major order)."""
-    import torch
-
-    from knowgen.images import to_uint8
     from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings
 
     model = meta["model"]
@@ -248,16 +255,9 @@ def write_prompt_rows(
             f"{embedder.name} gives {pooled.shape[1]}-d embeddings; this generator was trained "
             f"on {model.get('text_dim', 384)}-d ones"
         )
-    z = torch.randn(per_prompt, generator.z_dim, generator=torch.Generator().manual_seed(seed))
-    with torch.no_grad():
-        images = torch.cat(
-            [to_uint8(generator(z, {"text": row.expand(per_prompt, -1)})) for row in pooled]
-        )
-    scale = scale or display_scale(images.shape[-1])
-    save_grid(images, out, nrow=per_prompt, scale=scale)
+    rows = [{"text": row.expand(per_prompt, -1)} for row in pooled]
     labels = [p if len(p) <= 40 else p[:37] + "..." for p in prompts]
-    write_row_labels(out, labels, images.shape[-2] * scale)
-    return images
+    return write_labelled_rows(generator, rows, labels, per_prompt, seed, out, scale)
 
 
 def write_row_labels(out: Path, labels: list[str], row_height: int) -> None:
