@@ -93,8 +93,13 @@ def score_images(
     scores = score_features(real, fake, len(evaluator.class_names), cfg)
     if given is not None:
         scores |= score_conditional(real, fake, given)
-    return scores | {
-        "num_samples": len(images),
+    return scores | comparison(len(images), real, evaluator, cfg)
+
+
+def comparison(num: int, real: FeatureSet, evaluator: Evaluator, cfg: EvalConfig) -> dict:
+    """What identifies a set of scores: how many samples, against what, judged by whom."""
+    return {
+        "num_samples": num,
         "num_reference": len(real),
         "reference_split": cfg.split,
         "evaluator": evaluator.key,
@@ -122,14 +127,10 @@ def evaluate_generator(
         with torch.random.fork_rng():
             start = time.perf_counter()
             scores = score_fusion_generator(generator, data_cfg, cfg, evaluator, real)
-        return scores | {
-            "num_samples": cfg.num_samples,
-            "num_reference": len(real),
-            "reference_split": cfg.split,
-            "evaluator": evaluator.key,
-            "evaluator_test_accuracy": evaluator.test_accuracy,
-            "eval_seconds": time.perf_counter() - start,
-        }
+        seconds = time.perf_counter() - start
+        return (
+            scores | comparison(cfg.num_samples, real, evaluator, cfg) | {"eval_seconds": seconds}
+        )
     if condition_kind(generator) == "text":
         if text is None:
             raise ValueError("a text-conditional generator is judged on its captions: pass text")
