@@ -226,6 +226,7 @@ class TextConditions:
         self._counts = counts.to(self.pooled.device)
         self._offsets = (torch.cumsum(counts, 0) - counts).to(self.pooled.device)
         self._classes = self.bank.caption_class.to(self.pooled.device)
+        self._has_classes = bool((self.bank.caption_class >= 0).all())  # once, not per batch
 
     @property
     def device(self) -> torch.device:
@@ -236,9 +237,8 @@ class TextConditions:
         cond: Conditions = {"text": self.pooled[ids]}
         if self.tokens is not None:
             cond["text_tokens"] = self.tokens[ids]
-        classes = self._classes[ids]
-        if bool((classes >= 0).all()):
-            cond["class"] = classes
+        if self._has_classes:
+            cond["class"] = self._classes[ids]
         return cond
 
     def draw(self, groups: torch.Tensor) -> torch.Tensor:
