@@ -1,11 +1,15 @@
 """Knowledge fusion benchmark: one generator obeying class, colour and structure together.
 
-Trains the `fusion` preset on fashion-mnist-color once per fusion mode for --minutes of CPU time
-each (equal wall time), then asks for the knowledge of real test images: class accuracy (the
-dataset's evaluator), median hue error, structure IoU, their joint success, each kind alone, and
-the same on the (class, colour) pairs held out of training.
+Trains a fusion preset (`fusion`: fashion-mnist-color; `fusion-shapes`: the procedural shapes)
+once per fusion mode for --minutes of CPU time each (equal wall time), then asks for the knowledge
+of real test images: class accuracy (the dataset's evaluator), median hue error, structure IoU,
+their joint success, each kind alone, the same on the (class, colour) pairs held out of training,
+and on shapes each factor classifier's verdict. `--guidance` also scores the first mode's run at
+other knowledge guidance scales (no retraining).
 
     python benchmarks/fusion.py --minutes 10 --write-docs
+    python benchmarks/fusion.py --preset fusion-shapes --modes cross-attention --minutes 10 \
+        --guidance 1.5 2 --write-docs
     python benchmarks/fusion.py --modes cross-attention --minutes 2   # a quick look
 """
 
@@ -38,32 +42,53 @@ COLUMNS = [
     ("class_alone_class_accuracy", "class alone", "{:.1%}"),
     ("hue_alone_hue_error_median", "hue alone", "{:.1f}°"),
     ("structure_alone_structure_iou", "structure alone", "{:.3f}"),
+    ("factor_size_accuracy", "size", "{:.1%}"),
+    ("factor_position_accuracy", "position", "{:.1%}"),
+    ("factor_rotation_accuracy", "rotation", "{:.1%}"),
 ]
 
 
-def run_mode(mode: str, minutes: float, num_samples: int, train_it: bool = True) -> dict:
+def run_mode(
+    preset: str, mode: str, minutes: float, num_samples: int, train_it: bool = True
+) -> dict:
     """Train one fusion mode (or, with `train_it` False, reload its finished run) and score it."""
     from knowgen.config import resolve_config
     from knowgen.metrics.evaluate import evaluate_generator
     from knowgen.train.loop import train
 
-    cfg = resolve_config("fusion", timed_settings(minutes) + [f'model.fusion="{mode}"'])
+    cfg = resolve_config(preset, timed_settings(minutes) + [f'model.fusion="{mode}"'])
+    eval_cfg = replace(cfg.eval, num_samples=num_samples)
     if not train_it:
-        from knowgen.export import load_generator_and_meta
-
-        generator, meta = load_generator_and_meta(RESULTS / mode)
-        eval_cfg = replace(cfg.eval, num_samples=num_samples)
-        scores = evaluate_generator(generator, cfg.data, eval_cfg)
-        return {"mode": mode, "step": meta["step"]} | scores
-    state = train(cfg, RESULTS / mode, overwrite=True)
-    scores = evaluate_generator(
-        state.ema.model, cfg.data, replace(cfg.eval, num_samples=num_samples)
-    )
+        return score_run(preset, mode, eval_cfg)
+    state = train(cfg, RESULTS / preset / mode, overwrite=True)
+    scores = evaluate_generator(state.ema.model, cfg.data, eval_cfg)
     return {"mode": mode, "step": state.step} | scores
 
 
-def write_pictures(run_dir: Path) -> list[Path]:
-    """Each kind varying alone along the rows (the others left out), and the held-out pairs."""
+def score_run(preset: str, mode: str, eval_cfg) -> dict:
+    """Score a finished run again (e.g. at another guidance scale)."""
+    from knowgen.config import resolve_config
+    from knowgen.export import load_generator_and_meta
+    from knowgen.metrics.evaluate import evaluate_generator
+
+    generator, meta = load_generator_and_meta(RESULTS / preset / mode)
+    data = resolve_config(preset).data
+    label = mode if eval_cfg.guidance == 1.0 else f"{mode}, guidance {eval_cfg.guidance:g}"
+    return {"mode": label, "step": meta["step"]} | evaluate_generator(generator, data, eval_cfg)
+
+
+TEXT_PICTURE = {  # descriptions for the text-alone picture, in the captions' own words
+    "fashion-mnist-color": ["a red dress", "a blue sneaker", "a pair of green trousers",
+                            "a yellow bag", "a magenta coat"],
+    "shapes": ["a small red square at the top left", "a large blue triangle in the centre",
+               "a medium green plus at the bottom right",
+               "a large yellow ellipse at the top middle"],
+}  # fmt: skip
+
+
+def write_pictures(run_dir: Path, prefix: str) -> list[Path]:
+    """Each kind varying alone along the rows (the others left out), the held-out pairs, and the
+    guidance scale along the rows."""
     import torch
 
     from knowgen.cli.sample import write_fusion_rows
@@ -71,43 +96,48 @@ def write_pictures(run_dir: Path) -> list[Path]:
     from knowgen.data.color import structure_mask
     from knowgen.export import load_generator_and_meta
     from knowgen.images import save_grid
+    from knowgen.knowledge.fusion import HUE_BINS
 
     generator, meta = load_generator_and_meta(run_dir)
+    side = int(meta["image_shape"][-1])
     out = DOCS / "images"
     pictures = []
-    names = list(generator.class_names)
-    path = out / "fusion-class-alone.png"
-    write_fusion_rows(generator, names, [], [], 28, 8, 0, path, None)
-    pictures.append(path)
-    path = out / "fusion-color-alone.png"
-    write_fusion_rows(generator, [], ["red", "yellow", "green", "cyan", "blue", "magenta"], [],
-                      28, 8, 0, path, None)  # fmt: skip
-    pictures.append(path)
-    test = load_dataset(DataConfig(name="fashion-mnist-color", split="test"))
-    masks_dir = RESULTS / "masks"
+
+    def picture(name: str, classes=(), colours=(), structures=(), texts=(), guidance=()) -> None:
+        path = out / f"{prefix}-{name}.png"
+        write_fusion_rows(generator, list(classes), list(colours), list(structures), list(texts),
+                          list(guidance), side, 8, 0, path, None)  # fmt: skip
+        pictures.append(path)
+
+    picture("class-alone", classes=generator.class_names)
+    picture("color-alone", colours=HUE_BINS)
+    test = load_dataset(DataConfig(name=meta["data"]["name"], split="test"))
+    masks_dir = run_dir.parent / "masks"
     masks_dir.mkdir(parents=True, exist_ok=True)
     structures = []
     for i in (0, 1, 2, 3, 5):  # five test silhouettes, saved as the PNGs --structure reads
         mask = structure_mask(test.images[i : i + 1])[0, 0]
-        picture = (mask.repeat_interleave(4, 0).repeat_interleave(4, 1) * 255).to(torch.uint8)
-        save_grid(picture[None, None].expand(1, 3, -1, -1), masks_dir / f"mask{i}.png")
+        image = (mask.repeat_interleave(4, 0).repeat_interleave(4, 1) * 255).to(torch.uint8)
+        save_grid(image[None, None].expand(1, 3, -1, -1), masks_dir / f"mask{i}.png")
         structures.append(masks_dir / f"mask{i}.png")
-    path = out / "fusion-structure-alone.png"
-    write_fusion_rows(generator, [], [], structures, 28, 8, 0, path, None)
-    pictures.append(path)
+    picture("structure-alone", structures=structures)
     pairs = [p.split(":") for p in meta["data"].get("holdout_pairs", [])]
     if pairs:
-        path = out / "fusion-heldout-pairs.png"
-        classes = sorted({c for c, _ in pairs})
-        colours = sorted({c for _, c in pairs})
-        write_fusion_rows(generator, classes, colours, [], 28, 8, 0, path, None)
-        pictures.append(path)
+        picture("heldout-pairs", sorted({c for c, _ in pairs}), sorted({c for _, c in pairs}))
+    first_class, first_colour = pairs[0] if pairs else (generator.class_names[0], "red")
+    picture("guidance", [first_class], [first_colour], structures[:1], (), [0.0, 1.0, 1.5, 2.0])
+    if "text" in generator.encoder.kinds:
+        picture("text-alone", texts=TEXT_PICTURE[meta["data"]["name"]])
     return pictures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="fusion", choices=["fusion", "fusion-shapes"])
     parser.add_argument("--modes", nargs="+", default=["cross-attention", "concat"])
+    parser.add_argument(
+        "--guidance", nargs="*", type=float, default=[], help="Also score these scales."
+    )
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--num-samples", type=int, default=5000)
     parser.add_argument("--write-docs", action="store_true")
@@ -117,24 +147,34 @@ def main() -> None:
     args = parser.parse_args()
     print(describe_machine(), flush=True)
     rows = []
+
+    def show(row: dict) -> None:
+        rows.append(row)
+        print(json.dumps({k: v for k, v in row.items() if not isinstance(v, list)}), flush=True)
+
     for mode in args.modes:
-        rows.append(run_mode(mode, args.minutes, args.num_samples, not args.evaluate_existing))
-        print(
-            json.dumps({k: v for k, v in rows[-1].items() if not isinstance(v, list)}), flush=True
-        )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "fusion.json").write_text(json.dumps(rows, indent=2) + "\n")
-    header = "| fusion | " + " | ".join(name for _, name, _ in COLUMNS) + " |"
-    lines = [header, "| --- |" + " ---: |" * len(COLUMNS)]
+        train_it = not args.evaluate_existing
+        show(run_mode(args.preset, mode, args.minutes, args.num_samples, train_it))
+    from knowgen.config import resolve_config
+
+    eval_cfg = replace(resolve_config(args.preset).eval, num_samples=args.num_samples)
+    for scale in args.guidance:
+        show(score_run(args.preset, args.modes[0], replace(eval_cfg, guidance=scale)))
+    (RESULTS / args.preset).mkdir(parents=True, exist_ok=True)
+    (RESULTS / args.preset / "fusion.json").write_text(json.dumps(rows, indent=2) + "\n")
+    columns = [c for c in COLUMNS if any(row.get(c[0]) is not None for row in rows)]
+    header = "| fusion | " + " | ".join(name for _, name, _ in columns) + " |"
+    lines = [header, "| --- |" + " ---: |" * len(columns)]
     for row in rows:
         cells = [
-            fmt.format(row[key]) if row.get(key) is not None else "-" for key, _, fmt in COLUMNS
+            fmt.format(row[key]) if row.get(key) is not None else "-" for key, _, fmt in columns
         ]
         lines.append(f"| {row['mode']} | " + " | ".join(cells) + " |")
     table = "\n".join(lines)
     print(table)
     if args.write_docs:
-        pictures = write_pictures(RESULTS / args.modes[0])
+        prefix = args.preset  # docs/images/fusion-*.png, fusion-shapes-*.png
+        pictures = write_pictures(RESULTS / args.preset / args.modes[0], prefix)
         command = "python benchmarks/fusion.py " + " ".join(sys.argv[1:])
         images = "\n\n".join(f"![{p.stem}]({p.relative_to(DOCS)})" for p in pictures)
         body = (
@@ -145,7 +185,8 @@ def main() -> None:
             f"{table}\n\nPictures from the `{args.modes[0]}` run (rows: what was given; the "
             "same noise in every row):\n\n" + images + "\n"
         )
-        write_section("docs/benchmarks.md", "Knowledge fusion", body)
+        title = {"fusion": "Knowledge fusion", "fusion-shapes": "Knowledge fusion on shapes"}
+        write_section("docs/benchmarks.md", title[args.preset], body)
 
 
 if __name__ == "__main__":

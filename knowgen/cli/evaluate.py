@@ -55,6 +55,14 @@ def format_table(scores: dict) -> str:
                              f"{scores[prefix + 'hue_error_median']:.1f} deg"))  # fmt: skip
             rows.insert(-2, (f"{what}: structure IoU ^", f"{scores[prefix + 'structure_iou']:.3f}"))
             rows.insert(-2, (f"{what}: joint ^", f"{scores[prefix + 'joint_accuracy']:.2%}"))
+            for factor in ("size", "position", "rotation"):  # shapes: the factor classifiers
+                value = scores.get(f"{prefix}factor_{factor}_accuracy")
+                if value is not None:
+                    ceiling = scores[f"factor_{factor}_ceiling"]
+                    rows.insert(-2, (f"{what}: {factor} ^ (real: {ceiling:.1%})", f"{value:.2%}"))
+    if "text_alone_class_accuracy" in scores:  # a fusion generator given a description only
+        rows.insert(-2, ("text alone: class ^", f"{scores['text_alone_class_accuracy']:.2%}"))
+        rows.insert(-2, ("text alone: colour ^", f"{scores['text_alone_colour_accuracy']:.2%}"))
     if "heldout_joint_accuracy" in scores:
         rows.insert(-2, ("held-out pairs: FID v", f"{scores['heldout_fid']:.3f}"))
     if "inception_fid" in scores:

@@ -62,6 +62,12 @@ def command(
         help="Fusion generators: an image whose silhouette (7x7 occupancy) the samples follow; "
         "repeat for one row each.",
     ),
+    guidance: list[float] = typer.Option(
+        [],
+        "--guidance",
+        help="Fusion generators: how strongly the given knowledge is followed (1 = as trained; "
+        "above 1 pushes past it, like classifier-free guidance); repeat for one row each.",
+    ),
 ) -> None:
     """Generate images from a trained generator (EMA weights) without unpickling anything."""
     if n < 1:
@@ -69,13 +75,16 @@ def command(
     generator, meta = load_generator_and_meta(source)
     if condition_kind(generator) == "fusion":
         side = int(meta["image_shape"][-1])
-        wanted = (list(class_), color, structure)
+        texts = list(text) + (read_prompts(prompts) if prompts is not None else [])
+        wanted = (list(class_), color, structure, texts, guidance)
         images = write_fusion_rows(generator, *wanted, side, n, seed, out, scale)
         typer.echo(f"wrote {len(images)} samples ({n} per row) to {out}")
         write_npy(npy, images)
         return
-    if color or structure:
-        raise ValueError(f"{source} is not a fusion generator; --color/--structure need one")
+    if color or structure or guidance:
+        raise ValueError(
+            f"{source} is not a fusion generator; --color/--structure/--guidance need one"
+        )
     wanted_text = list(text) + (read_prompts(prompts) if prompts is not None else [])
     is_text = condition_kind(generator) == "text"
     if wanted_text or is_text:
@@ -194,29 +203,42 @@ def read_structure(path: Path, side: int):
 
 
 def write_fusion_rows(
-    generator, classes: list[str], colors: list[str], structures: list[Path], side: int,
-    per_row: int, seed: int, out: Path, scale,
+    generator, classes: list[str], colors: list[str], structures: list[Path], texts: list[str],
+    guidance: list[float], side: int, per_row: int, seed: int, out: Path, scale,
 ):  # fmt: skip
-    """One labelled row per combination of the given knowledge (class x colour x structure; a
-    kind not given is left out), the same noise in every row; returns the images."""
+    """One labelled row per combination of the given knowledge (class x colour x structure x
+    description x guidance scale; a kind not given is left out), the same noise in every row;
+    returns the images."""
     import itertools
 
     import torch
 
-    kinds = generator.encoder.kinds
-    for kind, values in (("class", classes), ("hue", colors), ("structure", structures)):
+    encoder = generator.encoder
+    kinds = encoder.kinds
+    given = (("class", classes), ("hue", colors), ("structure", structures), ("text", texts))
+    for kind, values in given:
         if values and kind not in kinds:
             raise ValueError(f"this generator was not trained with {kind} knowledge ({kinds})")
+    described = []
+    if texts:
+        from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings
+
+        vectors = cached_embeddings(SentenceEmbedder(encoder.text_model), texts)["pooled"]
+        described = [(short_label(t), v) for t, v in zip(texts, vectors, strict=True)]
     options = [
         [(c, class_index(c, generator.class_names)) for c in classes] or [None],
         [(c, parse_color(c)) for c in colors] or [None],
         [(p.name, read_structure(p, side)) for p in structures] or [None],
+        described or [None],
     ]
+    for scale_ in guidance:
+        if not 0 <= scale_ <= 10:
+            raise ValueError(f"--guidance {scale_}: give a scale in [0, 10] (1 = as trained)")
     rows, labels = [], []
-    for klass, hue, mask in itertools.product(*options):
+    for klass, hue, mask, words, strength in itertools.product(*options, guidance or [None]):
         cond = {}  # nothing given: every kind present but masked out (its null token)
-        if klass is hue is mask is None:
-            cond = generator.encoder.placeholder(per_row)
+        if klass is hue is mask is words is None:
+            cond = encoder.placeholder(per_row)
             cond |= {f"{k}_given": torch.zeros(per_row, dtype=torch.bool) for k in kinds}
         if klass is not None:
             cond["class"] = torch.full((per_row,), klass[1], dtype=torch.long)
@@ -224,9 +246,20 @@ def write_fusion_rows(
             cond["hue"] = torch.full((per_row,), hue[1])
         if mask is not None:
             cond["structure"] = mask[1].expand(per_row, -1, -1, -1)
+        if words is not None:
+            cond["text"] = words[1].expand(per_row, -1)
+        if strength is not None:
+            cond["guidance"] = torch.full((per_row,), strength)
         rows.append(cond)
-        labels.append(", ".join(str(part[0]) for part in (klass, hue, mask) if part) or "nothing")
+        parts = (klass, hue, mask, words)
+        label = ", ".join(str(part[0]) for part in parts if part) or "nothing"
+        labels.append(label + (f" x{strength:g}" if strength is not None else ""))
     return write_labelled_rows(generator, rows, labels, per_row, seed, out, scale)
+
+
+def short_label(prompt: str, width: int = 40) -> str:
+    """A prompt as a row label: cut to `width` characters."""
+    return prompt if len(prompt) <= width else prompt[: width - 3] + "..."
 
 
 def read_prompts(path: Path) -> list[str]:
@@ -256,7 +289,7 @@ def write_prompt_rows(
             f"on {model.get('text_dim', 384)}-d ones"
         )
     rows = [{"text": row.expand(per_prompt, -1)} for row in pooled]
-    labels = [p if len(p) <= 40 else p[:37] + "..." for p in prompts]
+    labels = [short_label(p) for p in prompts]
     return write_labelled_rows(generator, rows, labels, per_prompt, seed, out, scale)
 
 

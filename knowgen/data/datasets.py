@@ -166,6 +166,21 @@ def load_fashion_mnist_color(cfg: DataConfig) -> Dataset:
     )
 
 
+def load_shapes(cfg: DataConfig) -> Dataset:
+    """Procedural shapes with every factor known (see `knowgen.data.shapes`): the shape is the
+    label; colour, size, position and rotation are attributes."""
+    from knowgen.data.shapes import SHAPES, cached_shapes
+
+    images, factors = cached_shapes(cfg.split)
+    return Dataset(
+        images=images,
+        labels=factors["shape"],
+        class_names=list(SHAPES),
+        name="shapes",
+        attributes={k: v for k, v in factors.items() if k != "shape"},
+    )
+
+
 def load_digits(cfg: DataConfig) -> Dataset:
     """scikit-learn's bundled 8x8 digits (1,797 images); a fixed 80/20 train/test split."""
     from sklearn.datasets import load_digits as sklearn_digits
@@ -196,6 +211,7 @@ DATASETS: dict[str, Callable[[DataConfig], Dataset]] = {
     "fashion-mnist": load_fashion_mnist,
     "fashion-mnist-color": load_fashion_mnist_color,
     "digits": load_digits,
+    "shapes": load_shapes,
     "folder": load_folder_dataset,
 }
 

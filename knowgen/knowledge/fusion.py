@@ -1,8 +1,10 @@
-"""Knowledge fusion: several kinds of knowledge (object class, colour, structure) given to one
-generator together, each of which may be left out.
+"""Knowledge fusion: several kinds of knowledge (object class, colour, structure, a description)
+given to one generator together, each of which may be left out.
 
 Each kind has its own encoder to tokens (class: 1 token; hue: 1 token from its point on the
-colour circle; structure: one token per cell of a coarse occupancy mask). A kind that is not given,
+colour circle; structure: one token per cell of a coarse occupancy mask; text: the projected
+sentence embedding of a description of the image, "a red dress", "a large blue triangle at the
+top left", from the frozen language model of `knowgen.knowledge.text`). A kind that is not given,
 for some images or for all, is replaced by that kind's learned *null* token, and training drops
 each kind at random (`model.condition_dropout`), so any subset can be asked for at sampling time
 (as classifier-free guidance trains its unconditional branch).
@@ -14,6 +16,12 @@ How G reads the fused knowledge (`model.fusion`):
   whose keys/values are all the kinds' tokens (the Transformer as the fusion mechanism).
 D scores agreement with every kind: its pooled vector is the *sum* of per-kind vectors, so the
 projection term `<sum_k e_k, h>` is one projection term per kind.
+
+Guidance (sampling only): `conditions["guidance"]` = s (one per image) moves every given kind's
+vector and tokens from its null token towards, and past, what was given: null + s (given - null).
+s = 1 is plain conditioning; s > 1 is the GAN counterpart of classifier-free guidance, made
+possible by the same dropout-trained null tokens (a GAN has no score to extrapolate, so the
+condition's embedding is extrapolated instead).
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from torch import nn
 
 from knowgen.knowledge.encoders import ClassEncoder, Conditions, Knowledge, KnowledgeEncoder
 
-FUSION_KINDS = ("class", "hue", "structure")
+FUSION_KINDS = ("class", "hue", "structure", "text")
 HUE_BINS = ["red", "yellow", "green", "cyan", "blue", "magenta"]  # 60 degrees each, red at 0
 
 
@@ -109,7 +117,12 @@ class FusionEncoder(KnowledgeEncoder):
         dim: int,
         sum_pooled: bool = False,
         out_dim: int | None = None,
+        text_dim: int = 384,
+        text_noise: float = 0.0,
+        text_model: str = "all-MiniLM-L6-v2",
     ) -> None:
+        from knowgen.knowledge.text import TextEncoder
+
         super().__init__()
         unknown = sorted(set(kinds) - set(FUSION_KINDS))
         if unknown or not kinds:
@@ -118,10 +131,12 @@ class FusionEncoder(KnowledgeEncoder):
         self.dim = out_dim or dim
         self.num_classes = num_classes if "class" in kinds else 0
         self.sum_pooled = sum_pooled
+        self.text_model = text_model  # which language model the text vectors must come from
         makers = {
             "class": lambda: ClassEncoder(num_classes, dim),
             "hue": lambda: HueEncoder(dim),
             "structure": lambda: StructureEncoder(dim),
+            "text": lambda: TextEncoder(text_dim, dim, text_noise),
         }
         self.encoders = nn.ModuleDict({kind: makers[kind]() for kind in self.kinds})
         self.null_pooled = nn.ParameterDict(
@@ -141,6 +156,7 @@ class FusionEncoder(KnowledgeEncoder):
     def forward(self, conditions: Conditions | None) -> Knowledge:
         conditions = conditions or {}
         batch, device = self._batch(conditions)
+        guidance = conditions.get("guidance")
         pooled_parts, token_parts = [], []
         for kind in self.kinds:
             has = given(conditions, kind, batch, device)
@@ -148,9 +164,15 @@ class FusionEncoder(KnowledgeEncoder):
             if has.any():
                 filled = {kind: conditions[kind]}
                 knowledge = self.encoders[kind](filled)
+                pooled, tokens = knowledge.pooled, knowledge.tokens
+                if guidance is not None:
+                    scale = torch.as_tensor(guidance, device=device).float().expand(batch)
+                    pooled = null_pooled + scale[:, None] * (pooled - null_pooled)
+                    null = self.null_token[kind]
+                    tokens = null + scale[:, None, None] * (tokens - null)
                 keep = has.view(-1, 1)
-                pooled = torch.where(keep, knowledge.pooled, null_pooled)
-                tokens = torch.where(keep[:, :, None], knowledge.tokens, self.null_token[kind])
+                pooled = torch.where(keep, pooled, null_pooled)
+                tokens = torch.where(keep[:, :, None], tokens, self.null_token[kind])
             else:  # nothing of this kind: null everywhere (one token suffices)
                 pooled = null_pooled
                 tokens = self.null_token[kind].expand(batch, 1, -1)
@@ -217,12 +239,48 @@ def in_pairs(labels: torch.Tensor, hue: torch.Tensor, pairs: list[tuple[int, int
     return hit
 
 
-class FusedConditions:
-    """The knowledge of every training image (class, hue, structure mask) on the device, and how
-    training draws it: a real image's own, a generated image's those of a random real image (so
-    the kinds stay jointly plausible), each kind dropped per image with probability `dropout`."""
+def describe_images(dataset) -> tuple[list[str], torch.Tensor]:
+    """A description of every image from its known factors: its class and colour ("a red
+    dress", "a pair of blue trousers"), on `shapes` also its size and where it is ("a large
+    green triangle at the top left"). Returns the distinct captions and each image's index."""
+    from knowgen.data.shapes import FACTOR_BINS, factor_labels
+    from knowgen.knowledge.captions import SYNONYMS, noun_phrase
 
-    def __init__(self, dataset, kinds: tuple[str, ...], dropout: float, device) -> None:
+    if dataset.labels is None or "hue" not in dataset.attributes:
+        raise ValueError("text knowledge in fusion needs a labelled dataset with hues")
+    synonyms = SYNONYMS.get(dataset.name.removesuffix("-color"), {})
+    nouns = [synonyms.get(name, [name])[0] for name in dataset.class_names]
+    colours = hue_bin(dataset.attributes["hue"]).tolist()
+    labels = dataset.labels.tolist()
+    if dataset.name == "shapes":
+        bins = factor_labels(dataset.attributes)
+        sizes, places = bins["size"].tolist(), bins["position"].tolist()
+        phrases = [
+            noun_phrase(f"{FACTOR_BINS['size'][s]} {HUE_BINS[c]}", nouns[k])
+            + (" in the centre" if p == 4 else f" at the {FACTOR_BINS['position'][p]}")
+            for k, c, s, p in zip(labels, colours, sizes, places, strict=True)
+        ]
+    else:
+        phrases = [noun_phrase(HUE_BINS[c], nouns[k]) for k, c in zip(labels, colours, strict=True)]
+    distinct = sorted(set(phrases))
+    where = {caption: i for i, caption in enumerate(distinct)}
+    return distinct, torch.tensor([where[p] for p in phrases])
+
+
+class FusedConditions:
+    """The knowledge of every training image (class, hue, structure mask, description) on the
+    device, and how training draws it: a real image's own, a generated image's those of a random
+    real image (so the kinds stay jointly plausible), each kind dropped per image with
+    probability `dropout`."""
+
+    def __init__(
+        self,
+        dataset,
+        kinds: tuple[str, ...],
+        dropout: float,
+        device,
+        text_model: str = "all-MiniLM-L6-v2",
+    ) -> None:
         from knowgen.data.color import structure_mask
 
         self.kinds = kinds
@@ -237,19 +295,30 @@ class FusedConditions:
             if "hue" not in dataset.attributes:
                 raise ValueError(
                     f"model.fusion_kinds has 'hue' but dataset {dataset.name!r} has no hue "
-                    "attribute; use data.name='fashion-mnist-color'"
+                    "attribute; use data.name='fashion-mnist-color' or 'shapes'"
                 )
             self.columns["hue"] = dataset.attributes["hue"]
         if "structure" in kinds:
             chunks = [structure_mask(part) for part in dataset.images.split(4096)]
             self.columns["structure"] = torch.cat(chunks)
+        self.captions: list[str] = []
+        self.text_table = torch.zeros(0)
+        if "text" in kinds:  # each image's caption index; the vectors sit once in a table
+            from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings
+
+            self.captions, self.columns["text"] = describe_images(dataset)
+            embedder = SentenceEmbedder(text_model)
+            self.text_table = cached_embeddings(embedder, self.captions)["pooled"].to(device)
         self.columns = {k: v.to(self.device) for k, v in self.columns.items()}
         self.size = len(dataset)
 
     def of_images(self, index: torch.Tensor) -> Conditions:
         """The conditions of dataset images `index`, every kind given."""
         index = index.to(self.device)
-        return {kind: column[index] for kind, column in self.columns.items()}
+        out = {kind: column[index] for kind, column in self.columns.items()}
+        if "text" in out:
+            out["text"] = self.text_table[out["text"]]
+        return out
 
     def for_real(self, index: torch.Tensor) -> Conditions:
         return drop_conditions(self.of_images(index), self.kinds, self.dropout)

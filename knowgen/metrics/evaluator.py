@@ -59,6 +59,9 @@ DEFAULT_RECIPE = EvaluatorRecipe()
 RECIPES: dict[str, EvaluatorRecipe] = {
     "fashion-mnist": DEFAULT_RECIPE,
     "digits": EvaluatorRecipe(use_hflip=False, epochs=10, batch_size=64),  # a mirrored 3 is no 3
+    # flat shapes on black are easy to tell apart, but a flip or a shift changes their rotation
+    # and position, which the factor classifiers judge
+    "shapes": EvaluatorRecipe(widths=(16, 32, 64), epochs=4, max_shift_px=0, use_hflip=False),
 }
 
 
@@ -176,6 +179,40 @@ def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
     return Evaluator(
         net.eval(), key, record["test_accuracy"], train_set.class_names, train_set.image_shape
     )
+
+
+def load_or_train_factor_classifiers(data_cfg: DataConfig) -> dict[str, Evaluator]:
+    """One classifier per binned factor of a dataset whose factors are known (`shapes`: size,
+    position, rotation), trained like the evaluator on first need and cached; {} for any other
+    dataset. They judge whether generated images show the factor that was asked for."""
+    if data_cfg.name != "shapes":
+        return {}
+    from knowgen.data.shapes import FACTOR_BINS, factor_labels
+
+    with torch.random.fork_rng():
+        recipe = recipe_for(data_cfg.name)
+        train_set = load_dataset(replace(data_cfg, split="train"))
+        test_set = load_dataset(replace(data_cfg, split="test"))
+        train_labels, test_labels = (factor_labels(d.attributes) for d in (train_set, test_set))
+        out = {}
+        for factor, bins in FACTOR_BINS.items():
+            key = f"{evaluator_key(data_cfg, train_set.image_shape, recipe)}-{factor}"
+            net = EvaluatorNet(
+                train_set.image_shape, len(bins), recipe.widths, recipe.depths, recipe.num_features
+            )
+            record = load_or_train_classifier(
+                net,
+                key,
+                "evaluators",
+                replace(train_set, labels=train_labels[factor], class_names=bins),
+                lambda f=factor, b=bins: replace(test_set, labels=test_labels[f], class_names=b),
+                recipe,
+                {"dataset": data_cfg.name, "factor": factor},
+            )
+            out[factor] = Evaluator(
+                net.eval(), key, record["test_accuracy"], list(bins), train_set.image_shape
+            )
+        return out
 
 
 def load_or_train_classifier(

@@ -6,7 +6,12 @@ so every combination is a plausible one. For each generated image:
 - class: the evaluator's verdict against the class asked for;
 - hue: the circular-mean hue of its foreground pixels against the hue asked for, in degrees;
 - structure: intersection over union of its 7x7 occupancy mask with the mask asked for;
-- jointly: all three at once (class right, hue within 15 degrees, IoU >= 0.8).
+- jointly: all three at once (class right, hue within 15 degrees, IoU >= 0.8);
+- a description alone: the class and the colour bin (of six) it names;
+- for a dataset with known factors (`shapes`): whether each factor classifier (size, position,
+  rotation) finds in the generated image the factor of the real image whose knowledge was asked
+  for. Those factors are given only through the structure mask (size, position) or not at all
+  (rotation, which a 7x7 mask barely shows), so they measure how much of the layout G obeys.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from torch import nn
 from knowgen.data import DataConfig, load_dataset
 from knowgen.data.color import hue_error_degrees, image_hue, mask_iou, structure_mask
 from knowgen.export import generate
-from knowgen.knowledge.fusion import FusedConditions, in_pairs, parse_holdout
+from knowgen.knowledge.fusion import FusedConditions, hue_bin, in_pairs, parse_holdout
 from knowgen.metrics.config import EvalConfig
+from knowgen.metrics.evaluator import load_or_train_factor_classifiers
 from knowgen.metrics.features import FeatureSet, extract_features
 from knowgen.metrics.fid import compute_fid
 
@@ -30,29 +36,40 @@ IOU_TARGET = 0.8
 
 
 def obeyed(
-    images: torch.Tensor, cond: dict, logits: torch.Tensor | None
+    images: torch.Tensor, cond: dict, logits: torch.Tensor | None, truth: dict | None = None
 ) -> dict[str, torch.Tensor]:
-    """Per image (N,): class right, hue error in degrees, structure IoU, for the kinds given."""
+    """Per image (N,): class right, hue error in degrees, structure IoU, for the kinds given.
+    A description (`text`) names a class and a colour: with `truth` (the described image's
+    class and hue) it is judged on both, the colour by its 60-degree bin."""
     out: dict[str, torch.Tensor] = {}
-    if "class" in cond and logits is not None:
-        out["class_right"] = logits.argmax(1).cpu() == cond["class"].cpu()
-    if "hue" in cond:
+    described = "text" in cond and truth is not None
+    klass = cond.get("class", truth["class"] if described else None)
+    if klass is not None and logits is not None:
+        out["class_right"] = logits.argmax(1).cpu() == klass.cpu()
+    if "hue" in cond or described:
         hue, _ = image_hue(images.float() / 255.0)
-        out["hue_error"] = hue_error_degrees(hue, cond["hue"].cpu())
+        if "hue" in cond:
+            out["hue_error"] = hue_error_degrees(hue, cond["hue"].cpu())
+        else:
+            out["colour_right"] = hue_bin(hue) == hue_bin(truth["hue"].cpu())
     if "structure" in cond:
         out["iou"] = mask_iou(structure_mask(images), cond["structure"].cpu())
     return out
 
 
 def summarise(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
-    scores: dict[str, float] = {}
+    scores: dict[str, float] = {
+        f"{k.removesuffix('_right')}_accuracy": float(v.double().mean())
+        for k, v in per_image.items()
+        if k.startswith("factor_") or k == "colour_right"
+    }
     if "class_right" in per_image:
         scores["class_accuracy"] = float(per_image["class_right"].double().mean())
     if "hue_error" in per_image:
         scores["hue_error_median"] = float(per_image["hue_error"].median())
     if "iou" in per_image:
         scores["structure_iou"] = float(per_image["iou"].mean())
-    if len(per_image) == 3:
+    if {"class_right", "hue_error", "iou"} <= per_image.keys():
         joint = (
             per_image["class_right"]
             & (per_image["hue_error"] <= HUE_TOLERANCE)
@@ -74,13 +91,19 @@ def score_fusion_generator(
     encoder = getattr(generator, "base", generator).encoder
     kinds = encoder.kinds
     test = load_dataset(replace(data_cfg, split="test"))
-    source = FusedConditions(test, kinds, 0.0, "cpu")
+    source = FusedConditions(test, kinds, 0.0, "cpu", encoder.text_model)
     pairs = parse_holdout(data_cfg.holdout_pairs, list(test.class_names))
     held = (
         in_pairs(test.labels, test.attributes["hue"], pairs)
         if pairs
         else torch.zeros(len(test), dtype=torch.bool)
     )
+    factor_nets = load_or_train_factor_classifiers(data_cfg)
+    factor_truth = {}
+    if factor_nets:
+        from knowgen.data.shapes import factor_labels
+
+        factor_truth = factor_labels(test.attributes)
     rng = torch.Generator().manual_seed(cfg.seed)
     num = cfg.num_samples
 
@@ -89,15 +112,27 @@ def score_fusion_generator(
 
     def judge(index: torch.Tensor, given: tuple[str, ...]) -> tuple[dict, FeatureSet]:
         cond = {k: v for k, v in source.of_images(index).items() if k in given}
+        if cfg.guidance != 1.0:
+            cond["guidance"] = torch.full((num,), cfg.guidance)
         images = generate(generator, num, seed=cfg.seed, conditions=cond)
         feats = extract_features(evaluator, images)
-        return summarise(obeyed(images, cond, feats.logits)), feats
+        truth = {"class": test.labels[index], "hue": test.attributes["hue"][index]}
+        per_image = obeyed(images, cond, feats.logits, truth)
+        if given == kinds:  # all knowledge given: does G also show the finer factors?
+            for factor, net in factor_nets.items():
+                predicted = extract_features(net, images).logits.argmax(1)
+                per_image[f"factor_{factor}_right"] = predicted == factor_truth[factor][index]
+        return summarise(per_image), feats
 
     from knowgen.metrics.evaluate import score_features
 
     seen = draw((~held).nonzero().flatten())
     obeys, feats = judge(seen, kinds)
     scores = score_features(real, feats, len(evaluator.class_names), cfg) | obeys
+    if cfg.guidance != 1.0:
+        scores["guidance"] = cfg.guidance
+    # each factor classifier's accuracy on real test images: the most a generator can score
+    scores |= {f"factor_{f}_ceiling": net.test_accuracy for f, net in factor_nets.items()}
     for kind in kinds:  # each kind alone, the others left out
         alone, _ = judge(seen, (kind,))
         scores |= {f"{kind}_alone_{k}": v for k, v in alone.items()}

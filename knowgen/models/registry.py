@@ -44,11 +44,12 @@ class ModelConfig:
     condition: Literal["none", "class", "text", "fusion"] = "none"  # sagan: knowledge given
     cond_dim: int = 128  # sagan: width of G's condition embedding (feeds conditional BatchNorm)
     aux_classifier: bool = False  # sagan, conditional: ACGAN class head on D besides projection
-    text_model: str = "all-MiniLM-L6-v2"  # condition="text": packaged model or a local folder
-    text_dim: int = 384  # condition="text": the sentence embedding's size (the model's)
-    text_noise: float = 0.0  # condition="text": std of noise on G's embeddings while training
+    text_model: str = "all-MiniLM-L6-v2"  # text (or fusion "text"): packaged model or a folder
+    text_dim: int = 384  # text: the sentence embedding's size (the model's)
+    text_noise: float = 0.0  # text: std of noise on G's embeddings while training
     fusion: Literal["concat", "film", "cross-attention"] = "film"  # condition="fusion": how G reads
-    fusion_kinds: tuple[str, ...] = ("class", "hue", "structure")  # condition="fusion": what
+    fusion_kinds: tuple[str, ...] = ("class", "hue", "structure")  # fusion: of class, hue,
+    # structure, text
     condition_dropout: float = 0.1  # condition="fusion": P(a kind is left out of an image)
     info_categorical: tuple[int, ...] = ()  # InfoGAN: sizes of categorical codes, e.g. [10]
     info_continuous: int = 0  # InfoGAN: how many continuous codes (z_dim stays the noise size)
@@ -96,9 +97,12 @@ def condition_encoder(
     if cfg.condition == "text":
         return TextEncoder(cfg.text_dim, dim, noise)
     if cfg.condition == "fusion":  # G concatenates the kinds; D sums them (a term per kind)
+        text = {"text_dim": cfg.text_dim, "text_noise": noise, "text_model": cfg.text_model}
         if for_d:
-            return FusionEncoder(cfg.fusion_kinds, num_classes, cfg.cond_dim, True, out_dim=dim)
-        return FusionEncoder(cfg.fusion_kinds, num_classes, dim)
+            return FusionEncoder(
+                cfg.fusion_kinds, num_classes, cfg.cond_dim, True, out_dim=dim, **text
+            )
+        return FusionEncoder(cfg.fusion_kinds, num_classes, dim, **text)
     return ClassEncoder(num_classes, dim) if num_classes else None
 
 

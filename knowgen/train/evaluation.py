@@ -32,6 +32,11 @@ CONDITIONAL = (
     "heldout_hue_error_median",
     "heldout_structure_iou",
     "heldout_joint_accuracy",
+    "factor_size_accuracy",
+    "factor_position_accuracy",
+    "factor_rotation_accuracy",
+    "text_alone_class_accuracy",
+    "text_alone_colour_accuracy",
 )
 
 

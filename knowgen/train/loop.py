@@ -260,12 +260,18 @@ def _train(
         if cfg.data.holdout_pairs:  # never train on the held-out (class, colour) pairs
             pairs = parse_holdout(cfg.data.holdout_pairs, list(dataset.class_names))
             if dataset.labels is None or "hue" not in dataset.attributes:
-                raise ValueError("data.holdout_pairs needs labels and hues (fashion-mnist-color)")
+                raise ValueError(
+                    "data.holdout_pairs needs labels and hues (fashion-mnist-color or shapes)"
+                )
             held = in_pairs(dataset.labels, dataset.attributes["hue"], pairs)
             dataset = dataset.subset((~held).nonzero().flatten())
             log.info("held out %d training images of %d pairs", int(held.sum()), len(pairs))
         fused = FusedConditions(
-            dataset, cfg.model.fusion_kinds, cfg.model.condition_dropout, device
+            dataset,
+            cfg.model.fusion_kinds,
+            cfg.model.condition_dropout,
+            device,
+            cfg.model.text_model,
         )
     teacher = None
     if cfg.transfer.mode != "none":

@@ -10,9 +10,11 @@ from typer.testing import CliRunner
 from knowgen.data.color import structure_mask, tint
 from knowgen.data.datasets import Dataset
 from knowgen.knowledge.fusion import (
+    HUE_BINS,
     FusedConditions,
     FusionEncoder,
     drop_conditions,
+    hue_bin,
     in_pairs,
     parse_holdout,
 )
@@ -198,3 +200,89 @@ def test_structure_vector_knows_where_not_only_how_much():
     a = encoder({"structure": left}).pooled
     b = encoder({"structure": right}).pooled
     assert (a - b).norm() > 0.4 * a.norm()
+
+
+def test_guidance_moves_each_given_kind_away_from_its_null():
+    torch.manual_seed(0)
+    encoder = FusionEncoder(("class", "hue", "structure"), 3, 16)
+    with torch.no_grad():  # null tokens are learned; make them non-trivial
+        for kind in encoder.kinds:
+            encoder.null_pooled[kind].normal_()
+    cond = {"class": torch.tensor([0, 2]), "hue": torch.tensor([0.1, 0.6]),
+            "hue_given": torch.tensor([True, False])}  # fmt: skip
+    plain = encoder(cond)
+    assert torch.allclose(encoder(cond | {"guidance": torch.ones(2)}).pooled, plain.pooled)
+    nothing = encoder(cond | {"class_given": torch.zeros(2, dtype=torch.bool),
+                              "hue_given": torch.zeros(2, dtype=torch.bool)})  # fmt: skip
+    assert torch.allclose(encoder(cond | {"guidance": torch.zeros(2)}).pooled, nothing.pooled,
+                          atol=1e-6)  # fmt: skip
+    # the fused vector is linear in each kind's vector: s = 2 doubles the step from s = 0
+    double = encoder(cond | {"guidance": torch.full((2,), 2.0)})
+    assert torch.allclose(double.pooled - plain.pooled, plain.pooled - nothing.pooled, atol=1e-5)
+    tokens = encoder(cond | {"guidance": torch.tensor([2.0, 3.0])}).tokens
+    assert torch.allclose(tokens[1, 1], encoder.null_token["hue"])  # not given: still null
+
+
+def test_descriptions_name_class_and_colour():
+    from knowgen.data.shapes import SHAPES, shape_factors
+    from knowgen.knowledge.fusion import describe_images
+
+    data = colour_dataset()
+    captions, index = describe_images(data)
+    assert len(index) == len(data) and len(captions) <= 3 * 6
+    for i in range(6):
+        colour = HUE_BINS[int(hue_bin(data.attributes["hue"][i]))]
+        assert captions[index[i]] == f"a {colour} {CLASSES[int(data.labels[i])]}"
+    factors = shape_factors(4, "train")
+    factors |= {"shape": torch.tensor([1, 0, 3, 2]), "hue": torch.tensor([0.0, 0.33, 0.5, 0.67]),
+                "size": torch.tensor([0.9, 0.1, 0.5, 0.5]), "x": torch.tensor([0.1, 0.5, 0.9, 0.5]),
+                "y": torch.tensor([0.1, 0.5, 0.9, 0.1])}  # fmt: skip
+    blank = torch.zeros(4, 3, 32, 32, dtype=torch.uint8)
+    shapes = Dataset(blank, factors.pop("shape"), SHAPES, "shapes", attributes=factors)
+    captions, index = describe_images(shapes)
+    assert [captions[i] for i in index] == [
+        "a large red triangle at the top left",
+        "a small green square in the centre",
+        "a medium cyan ellipse at the bottom right",
+        "a medium blue plus at the top middle",
+    ]
+
+
+TEXT = ['model.fusion_kinds=["class", "hue", "structure", "text"]']
+
+
+def test_text_is_one_more_fused_kind(tmp_path):
+    from knowgen.cli import app
+    from knowgen.config import resolve_config
+    from knowgen.knowledge.text import SentenceEmbedder
+    from knowgen.train.loop import train
+    from tests.conftest import TINY
+
+    cfg = resolve_config("dcgan", TINY + FUSION + TEXT)
+    state = train(cfg, tmp_path / "run", dataset=colour_dataset())
+    source = state.fused
+    cond = source.of_images(torch.arange(4))
+    assert cond["text"].shape == (4, 384)
+    words = [source.captions[i] for i in source.columns["text"][:4].tolist()]
+    assert torch.allclose(cond["text"], SentenceEmbedder().embed(words), atol=1e-5)
+    assert not any("dress" in w and "red" in w for w in source.captions)  # held-out pair
+    out = tmp_path / "t.png"
+    args = ["sample", str(tmp_path / "run"), "--text", "a red dress", "--text", "a blue bag",
+            "--guidance", "1", "--guidance", "2", "--n", "3", "--npy", str(tmp_path / "t.npy"),
+            "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert np.load(tmp_path / "t.npy").shape == (12, 3, 8, 8)  # 2 texts x 2 scales, 3 each
+    result = CliRunner().invoke(app, ["sample", str(tmp_path / "run"), "--guidance", "11"])
+    assert result.exit_code == 2 and "[0, 10]" in result.output
+
+
+def test_a_description_is_judged_on_the_class_and_colour_it_names():
+    data = colour_dataset()
+    truth = {"class": data.labels[:12], "hue": data.attributes["hue"][:12]}
+    cond = {"text": torch.zeros(12, 384)}
+    logits = torch.nn.functional.one_hot(data.labels[:12], 3).float()
+    scores = summarise(obeyed(data.images[:12], cond, logits, truth))
+    assert scores == {"class_accuracy": 1.0, "colour_accuracy": 1.0}
+    shifted = {"class": truth["class"], "hue": (truth["hue"] + 0.5) % 1}
+    assert summarise(obeyed(data.images[:12], cond, logits, shifted))["colour_accuracy"] == 0.0

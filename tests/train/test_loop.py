@@ -88,7 +88,7 @@ def test_other_losses_train(tiny_config, tmp_path, kind):
 
 
 @pytest.mark.parametrize("preset", sorted(list_presets()))
-def test_every_shipped_preset_trains_a_few_steps(preset, tmp_path):
+def test_every_shipped_preset_trains_a_few_steps(preset, tmp_path, monkeypatch):
     """Each preset's settings work together (digits resized to 28 px, so 28-px presets fit)."""
     from knowgen.config import resolve_config
     from knowgen.data.datasets import FASHION_MNIST_DEBIAN_DIR
@@ -99,6 +99,9 @@ def test_every_shipped_preset_trains_a_few_steps(preset, tmp_path):
             pytest.skip(
                 "the fusion preset needs Fashion-MNIST (apt-get install dataset-fashion-mnist)"
             )
+        data = []
+    if preset == "fusion-shapes":  # its own 32-px procedural set, drawn small here
+        monkeypatch.setattr("knowgen.data.shapes.NUM_IMAGES", {"train": 256, "test": 64})
         data = []
     settings = [
         *data,
