@@ -45,6 +45,11 @@ COLUMNS = [
     ("factor_size_accuracy", "size", "{:.1%}"),
     ("factor_position_accuracy", "position", "{:.1%}"),
     ("factor_rotation_accuracy", "rotation", "{:.1%}"),
+    ("size_alone_factor_size_accuracy", "size alone", "{:.1%}"),
+    ("position_alone_factor_position_accuracy", "position alone", "{:.1%}"),
+    ("rotation_alone_factor_rotation_accuracy", "rotation alone", "{:.1%}"),
+    ("text_alone_class_accuracy", "text alone: class", "{:.1%}"),
+    ("text_alone_colour_accuracy", "text alone: colour", "{:.1%}"),
 ]
 
 
@@ -103,10 +108,11 @@ def write_pictures(run_dir: Path, prefix: str) -> list[Path]:
     out = DOCS / "images"
     pictures = []
 
-    def picture(name: str, classes=(), colours=(), structures=(), texts=(), guidance=()) -> None:
+    def picture(name: str, classes=(), colours=(), structures=(), texts=(), guidance=(),
+                attributes=()) -> None:  # fmt: skip
         path = out / f"{prefix}-{name}.png"
         write_fusion_rows(generator, list(classes), list(colours), list(structures), list(texts),
-                          list(guidance), side, 8, 0, path, None)  # fmt: skip
+                          list(guidance), side, 8, 0, path, None, list(attributes))  # fmt: skip
         pictures.append(path)
 
     picture("class-alone", classes=generator.class_names)
@@ -128,6 +134,12 @@ def write_pictures(run_dir: Path, prefix: str) -> list[Path]:
     picture("guidance", [first_class], [first_colour], structures[:1], (), [0.0, 1.0, 1.5, 2.0])
     if "text" in generator.encoder.kinds:
         picture("text-alone", texts=TEXT_PICTURE[meta["data"]["name"]])
+    for kind in ("size", "rotation"):  # attribute kinds: the value along the rows
+        if kind in generator.encoder.kinds:
+            picture(f"{kind}-alone", attributes=[f"{kind}={v}" for v in (0.1, 0.5, 0.9)])
+    if "position" in generator.encoder.kinds:
+        places = ["position=0.1,0.1", "position=0.9,0.1", "position=0.5,0.5", "position=0.1,0.9"]
+        picture("position-alone", attributes=places)
     return pictures
 
 

@@ -62,6 +62,12 @@ def command(
         help="Fusion generators: an image whose silhouette (7x7 occupancy) the samples follow; "
         "repeat for one row each.",
     ),
+    attribute: list[str] = typer.Option(
+        [],
+        "--attribute",
+        help="Fusion generators trained with attribute kinds (shapes): NAME=VALUE in [0, 1], "
+        "e.g. size=0.9, rotation=0.5, position=0.2,0.8 (x, y); repeat for one row each.",
+    ),
     guidance: list[float] = typer.Option(
         [],
         "--guidance",
@@ -77,13 +83,14 @@ def command(
         side = int(meta["image_shape"][-1])
         texts = list(text) + (read_prompts(prompts) if prompts is not None else [])
         wanted = (list(class_), color, structure, texts, guidance)
-        images = write_fusion_rows(generator, *wanted, side, n, seed, out, scale)
+        images = write_fusion_rows(generator, *wanted, side, n, seed, out, scale, attribute)
         typer.echo(f"wrote {len(images)} samples ({n} per row) to {out}")
         write_npy(npy, images)
         return
-    if color or structure or guidance:
+    if color or structure or guidance or attribute:
         raise ValueError(
-            f"{source} is not a fusion generator; --color/--structure/--guidance need one"
+            f"{source} is not a fusion generator; --color/--structure/--attribute/--guidance "
+            "need one"
         )
     wanted_text = list(text) + (read_prompts(prompts) if prompts is not None else [])
     is_text = condition_kind(generator) == "text"
@@ -205,56 +212,91 @@ def read_structure(path: Path, side: int):
 def write_fusion_rows(
     generator, classes: list[str], colors: list[str], structures: list[Path], texts: list[str],
     guidance: list[float], side: int, per_row: int, seed: int, out: Path, scale,
+    attributes: list[str] = (),
 ):  # fmt: skip
     """One labelled row per combination of the given knowledge (class x colour x structure x
-    description x guidance scale; a kind not given is left out), the same noise in every row;
-    returns the images."""
+    description x attribute x guidance scale; a kind not given is left out), the same noise in
+    every row; returns the images."""
     import itertools
 
     import torch
 
     encoder = generator.encoder
     kinds = encoder.kinds
-    given = (("class", classes), ("hue", colors), ("structure", structures), ("text", texts))
-    for kind, values in given:
+    named = parse_attributes(attributes)
+    given = [("class", classes), ("hue", colors), ("structure", structures), ("text", texts)]
+    for kind, values in given + list(named.items()):
         if values and kind not in kinds:
             raise ValueError(f"this generator was not trained with {kind} knowledge ({kinds})")
+    for strength in guidance:
+        if not 0 <= strength <= 10:
+            raise ValueError(f"--guidance {strength}: give a scale in [0, 10] (1 = as trained)")
+
+    def each(values: list, kind: str, make) -> list:
+        """(label, conditions) per value of one kind."""
+        return [(label, {kind: make(value)}) for label, value in values]
+
     described = []
     if texts:
         from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings
 
         vectors = cached_embeddings(SentenceEmbedder(encoder.text_model), texts)["pooled"]
         described = [(short_label(t), v) for t, v in zip(texts, vectors, strict=True)]
+    names = generator.class_names
     options = [
-        [(c, class_index(c, generator.class_names)) for c in classes] or [None],
-        [(c, parse_color(c)) for c in colors] or [None],
-        [(p.name, read_structure(p, side)) for p in structures] or [None],
-        described or [None],
-    ]
-    for scale_ in guidance:
-        if not 0 <= scale_ <= 10:
-            raise ValueError(f"--guidance {scale_}: give a scale in [0, 10] (1 = as trained)")
+        each([(c, class_index(c, names)) for c in classes], "class",
+             lambda k: torch.full((per_row,), k, dtype=torch.long)),
+        each([(c, parse_color(c)) for c in colors], "hue", lambda h: torch.full((per_row,), h)),
+        each([(p.name, read_structure(p, side)) for p in structures], "structure",
+             lambda m: m.expand(per_row, -1, -1, -1)),
+        each(described, "text", lambda v: v.expand(per_row, -1)),
+        *(each(values, kind, lambda v: v.expand(per_row, *v.shape))
+          for kind, values in named.items()),
+    ]  # fmt: skip
     rows, labels = [], []
-    for klass, hue, mask, words, strength in itertools.product(*options, guidance or [None]):
-        cond = {}  # nothing given: every kind present but masked out (its null token)
-        if klass is hue is mask is words is None:
+    combinations = itertools.product(*(option or [None] for option in options))
+    for parts, strength in itertools.product(combinations, guidance or [None]):
+        parts = [part for part in parts if part is not None]
+        cond = {}
+        if not parts:  # nothing given: every kind present but masked out (its null token)
             cond = encoder.placeholder(per_row)
             cond |= {f"{k}_given": torch.zeros(per_row, dtype=torch.bool) for k in kinds}
-        if klass is not None:
-            cond["class"] = torch.full((per_row,), klass[1], dtype=torch.long)
-        if hue is not None:
-            cond["hue"] = torch.full((per_row,), hue[1])
-        if mask is not None:
-            cond["structure"] = mask[1].expand(per_row, -1, -1, -1)
-        if words is not None:
-            cond["text"] = words[1].expand(per_row, -1)
+        for _, values in parts:
+            cond |= values
+        label = ", ".join(label for label, _ in parts) or "nothing"
         if strength is not None:
             cond["guidance"] = torch.full((per_row,), strength)
+            label += f" x{strength:g}"
         rows.append(cond)
-        parts = (klass, hue, mask, words)
-        label = ", ".join(str(part[0]) for part in parts if part) or "nothing"
-        labels.append(label + (f" x{strength:g}" if strength is not None else ""))
+        labels.append(label)
     return write_labelled_rows(generator, rows, labels, per_row, seed, out, scale)
+
+
+def parse_attributes(texts: list[str]) -> dict[str, list]:
+    """["size=0.9", "position=0.1,0.8", "size=0.2"] -> {"size": [("size 0.9", tensor), ...]}:
+    each attribute's values in [0, 1], in the order given."""
+    import torch
+
+    from knowgen.knowledge.fusion import ATTRIBUTE_KINDS
+
+    out: dict[str, list] = {}
+    for text in texts:
+        name, _, rest = text.partition("=")
+        name = name.strip()
+        if name not in ATTRIBUTE_KINDS or not rest:
+            raise ValueError(
+                f"--attribute {text!r}: give NAME=VALUE with NAME one of {list(ATTRIBUTE_KINDS)}"
+            )
+        try:
+            values = [float(v) for v in rest.split(",")]
+        except ValueError:
+            raise ValueError(f"--attribute {text!r}: values must be numbers in [0, 1]") from None
+        width = len(ATTRIBUTE_KINDS[name])
+        if len(values) != width or not all(0 <= v <= 1 for v in values):
+            raise ValueError(f"--attribute {text!r}: {name} takes {width} value(s) in [0, 1]")
+        value = torch.tensor(values[0] if width == 1 else values)
+        out.setdefault(name, []).append((f"{name} {rest.strip()}", value))
+    return out
 
 
 def short_label(prompt: str, width: int = 40) -> str:

@@ -2,7 +2,8 @@
 given to one generator together, each of which may be left out.
 
 Each kind has its own encoder to tokens (class: 1 token; hue: 1 token from its point on the
-colour circle; structure: one token per cell of a coarse occupancy mask; text: the projected
+colour circle; size, rotation, position (on `shapes`): 1 token from the attribute values;
+structure: one token per cell of a coarse occupancy mask; text: the projected
 sentence embedding of a description of the image, "a red dress", "a large blue triangle at the
 top left", from the frozen language model of `knowgen.knowledge.text`). A kind that is not given,
 for some images or for all, is replaced by that kind's learned *null* token, and training drops
@@ -27,13 +28,17 @@ condition's embedding is extrapolated instead).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 from torch import nn
 
 from knowgen.knowledge.encoders import ClassEncoder, Conditions, Knowledge, KnowledgeEncoder
 
-FUSION_KINDS = ("class", "hue", "structure", "text")
+# continuous attributes a dataset may know (`shapes`), each a kind of its own: kind -> the
+# dataset attributes (each in [0, 1)) it reads
+ATTRIBUTE_KINDS = {"size": ("size",), "rotation": ("rotation",), "position": ("x", "y")}
+FUSION_KINDS = ("class", "hue", "structure", "text", *ATTRIBUTE_KINDS)
 HUE_BINS = ["red", "yellow", "green", "cyan", "blue", "magenta"]  # 60 degrees each, red at 0
 
 
@@ -68,6 +73,32 @@ class HueEncoder(KnowledgeEncoder):
 
     def placeholder(self, batch: int) -> Conditions:
         return {"hue": torch.zeros(batch)}
+
+
+class AttributeEncoder(KnowledgeEncoder):
+    """Continuous attribute values in [0, 1) (B,) or (B, k) -> MLP -> one token. The hue has
+    its own encoder because it is circular; a size or a rotation is not."""
+
+    def __init__(self, key: str, width: int, dim: int) -> None:
+        super().__init__()
+        self.key = key
+        self.width = width
+        self.dim = dim
+        self.net = nn.Sequential(nn.Linear(width, dim), nn.LeakyReLU(0.2), nn.Linear(dim, dim))
+
+    def forward(self, conditions: Conditions) -> Knowledge:
+        values = self.read(conditions).float()
+        values = values.reshape(len(values), -1)
+        if values.shape[1] != self.width:
+            raise ValueError(
+                f"{self.key} needs {self.width} value(s) per image, got {values.shape[1]}"
+            )
+        pooled = self.net(2 * values - 1)
+        return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
+
+    def placeholder(self, batch: int) -> Conditions:
+        shape = (batch,) if self.width == 1 else (batch, self.width)
+        return {self.key: torch.full(shape, 0.5)}
 
 
 class StructureEncoder(KnowledgeEncoder):
@@ -132,7 +163,11 @@ class FusionEncoder(KnowledgeEncoder):
         self.num_classes = num_classes if "class" in kinds else 0
         self.sum_pooled = sum_pooled
         self.text_model = text_model  # which language model the text vectors must come from
-        makers = {
+        attribute_makers = {
+            kind: partial(AttributeEncoder, kind, len(names), dim)
+            for kind, names in ATTRIBUTE_KINDS.items()
+        }
+        makers = attribute_makers | {
             "class": lambda: ClassEncoder(num_classes, dim),
             "hue": lambda: HueEncoder(dim),
             "structure": lambda: StructureEncoder(dim),
@@ -301,6 +336,16 @@ class FusedConditions:
         if "structure" in kinds:
             chunks = [structure_mask(part) for part in dataset.images.split(4096)]
             self.columns["structure"] = torch.cat(chunks)
+        for kind in set(kinds) & set(ATTRIBUTE_KINDS):
+            names = ATTRIBUTE_KINDS[kind]
+            missing = [n for n in names if n not in dataset.attributes]
+            if missing:
+                raise ValueError(
+                    f"model.fusion_kinds has {kind!r} but dataset {dataset.name!r} has no "
+                    f"{missing} attribute; use data.name='shapes'"
+                )
+            values = torch.stack([dataset.attributes[n] for n in names], dim=1)
+            self.columns[kind] = values[:, 0] if len(names) == 1 else values
         self.captions: list[str] = []
         self.text_table = torch.zeros(0)
         if "text" in kinds:  # each image's caption index; the vectors sit once in a table

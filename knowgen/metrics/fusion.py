@@ -10,8 +10,10 @@ so every combination is a plausible one. For each generated image:
 - a description alone: the class and the colour bin (of six) it names;
 - for a dataset with known factors (`shapes`): whether each factor classifier (size, position,
   rotation) finds in the generated image the factor of the real image whose knowledge was asked
-  for. Those factors are given only through the structure mask (size, position) or not at all
-  (rotation, which a 7x7 mask barely shows), so they measure how much of the layout G obeys.
+  for, with all knowledge given and with the factor's own kind given alone (when it is one).
+  Unless size, position or rotation are kinds of their own, they are given only through the
+  structure mask (rotation barely: a 7x7 mask hardly shows it), so they measure how much of the
+  layout G obeys.
 """
 
 from __future__ import annotations
@@ -118,8 +120,8 @@ def score_fusion_generator(
         feats = extract_features(evaluator, images)
         truth = {"class": test.labels[index], "hue": test.attributes["hue"][index]}
         per_image = obeyed(images, cond, feats.logits, truth)
-        if given == kinds:  # all knowledge given: does G also show the finer factors?
-            for factor, net in factor_nets.items():
+        for factor, net in factor_nets.items():  # with all knowledge, or the factor's own
+            if given == kinds or factor in given:
                 predicted = extract_features(net, images).logits.argmax(1)
                 per_image[f"factor_{factor}_right"] = predicted == factor_truth[factor][index]
         return summarise(per_image), feats

@@ -3,6 +3,7 @@ cached, and judged by factor classifiers."""
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -168,3 +169,44 @@ def test_a_fusion_run_on_shapes_is_judged_factor_by_factor(small_shapes, quick_r
     assert "class_alone_factor_size_accuracy" not in scores  # judged with all knowledge given
     assert scores["guidance"] == 1.5 and "heldout_joint_accuracy" in scores
     assert "all given: rotation ^ (real:" in format_table(scores)
+
+
+def test_size_rotation_and_position_are_kinds_of_their_own(small_shapes, quick_recipe, tmp_path):
+    from typer.testing import CliRunner
+
+    from knowgen.cli import app
+    from knowgen.config import resolve_config
+    from knowgen.metrics.config import EvalConfig
+    from knowgen.metrics.evaluate import evaluate_generator
+    from knowgen.train.loop import train
+    from tests.conftest import TINY
+
+    kinds = 'model.fusion_kinds=["class", "hue", "size", "rotation", "position"]'
+    cfg = resolve_config("dcgan", TINY + [
+        'data.name="shapes"', 'model.name="sagan"', 'model.condition="fusion"', kinds,
+        'loss.kind="hinge"', "train.steps=4",
+    ])  # fmt: skip
+    state = train(cfg, tmp_path / "run")
+    cond = state.fused.of_images(torch.arange(3))
+    assert cond["size"].shape == (3,) and cond["position"].shape == (3, 2)
+    scores = evaluate_generator(state.ema.model, cfg.data, EvalConfig(num_samples=20,
+                                reference_num=50, kid_subset_size=10))  # fmt: skip
+    for kind in ("size", "rotation", "position"):  # each judged alone by its own classifier
+        assert 0 <= scores[f"{kind}_alone_factor_{kind}_accuracy"] <= 1
+    assert "hue_alone_factor_size_accuracy" not in scores
+    npy = tmp_path / "a.npy"
+    args = ["sample", str(tmp_path / "run"), "--attribute", "rotation=0", "--attribute",
+            "rotation=1", "--attribute", "position=0.2,0.8", "--n", "2", "--npy", str(npy),
+            "--out", str(tmp_path / "a.png")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert np.load(npy).shape == (4, 3, 32, 32)  # 2 rotations x 1 position, 2 each
+    for bad, why in (("rotation=2", "in [0, 1]"), ("weight=0.5", "NAME=VALUE"),
+                     ("position=0.5", "2 value(s)")):  # fmt: skip
+        result = CliRunner().invoke(app, ["sample", str(tmp_path / "run"), "--attribute", bad])
+        assert result.exit_code == 2 and why in result.output, result.output
+    with pytest.raises(ValueError, match="no \\['size'\\] attribute"):
+        from knowgen.knowledge.fusion import FusedConditions
+        from tests.knowledge.test_fusion import colour_dataset
+
+        FusedConditions(colour_dataset(), ("class", "size"), 0.0, "cpu")
