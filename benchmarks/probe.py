@@ -19,15 +19,8 @@ from knowgen.metrics.evaluate import evaluate_generator  # noqa: E402
 from knowgen.train.evaluation import CONDITIONAL  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
-# what training-time evaluation logs (one list of metric names), plus the structure-alone score
-KEYS = [
-    "fid",
-    "recall",
-    "precision",
-    "modes_covered",
-    *CONDITIONAL,
-    "structure_alone_structure_iou",
-]
+# what training-time evaluation logs (one list of metric names), plus every "<kind> alone" score
+KEYS = ["fid", "recall", "precision", "modes_covered", *CONDITIONAL]
 
 
 def timed_settings(minutes: float) -> list[str]:
@@ -64,7 +57,8 @@ def main() -> None:
     state = train(cfg, Path("benchmarks/results/probes") / name, overwrite=True)
     eval_cfg = replace(cfg.eval, num_samples=5000)
     scores = evaluate_generator(state.ema.model, cfg.data, eval_cfg, text=state.text)
-    picked = {k: round(scores[k], 3) for k in KEYS if scores.get(k) is not None}
+    keys = KEYS + [k for k in scores if "_alone_" in k and k not in KEYS]
+    picked = {k: round(scores[k], 3) for k in keys if scores.get(k) is not None}
     if hasattr(state.discriminator, "q_head"):  # InfoGAN: c1 as a clustering of the test split
         picked |= code_clustering(state.discriminator, cfg)
     print(json.dumps({"name": name, "steps": state.step, **picked}), flush=True)
