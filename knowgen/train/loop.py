@@ -220,7 +220,11 @@ def train(
     run_dir = Path(run_dir)
     world = init_world(cfg.train.device)
     try:
-        return _train(cfg, run_dir, resume, overwrite, dataset, world)
+        state = _train(cfg, run_dir, resume, overwrite, dataset, world)
+        # every rank done (rank 0 writes last) before any tears the group down: a gloo peer
+        # that leaves early can abort the others' connection threads ("terminate called ...")
+        world.barrier()
+        return state
     finally:
         leave_world(world)
 
