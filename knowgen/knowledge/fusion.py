@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from knowgen.knowledge.encoders import ClassEncoder, Conditions, Knowledge, KnowledgeEncoder
+from knowgen.knowledge.text import DEFAULT_TEXT_MODEL, TextEncoder
 
 # continuous attributes a dataset may know (`shapes`), each a kind of its own: kind -> the
 # dataset attributes (each in [0, 1)) it reads
@@ -150,10 +151,8 @@ class FusionEncoder(KnowledgeEncoder):
         out_dim: int | None = None,
         text_dim: int = 384,
         text_noise: float = 0.0,
-        text_model: str = "all-MiniLM-L6-v2",
+        text_model: str = DEFAULT_TEXT_MODEL,
     ) -> None:
-        from knowgen.knowledge.text import TextEncoder
-
         super().__init__()
         unknown = sorted(set(kinds) - set(FUSION_KINDS))
         if unknown or not kinds:
@@ -314,7 +313,7 @@ class FusedConditions:
         kinds: tuple[str, ...],
         dropout: float,
         device,
-        text_model: str = "all-MiniLM-L6-v2",
+        text_model: str = DEFAULT_TEXT_MODEL,
     ) -> None:
         from knowgen.data.color import structure_mask
 
@@ -336,7 +335,7 @@ class FusedConditions:
         if "structure" in kinds:
             chunks = [structure_mask(part) for part in dataset.images.split(4096)]
             self.columns["structure"] = torch.cat(chunks)
-        for kind in set(kinds) & set(ATTRIBUTE_KINDS):
+        for kind in (k for k in kinds if k in ATTRIBUTE_KINDS):
             names = ATTRIBUTE_KINDS[kind]
             missing = [n for n in names if n not in dataset.attributes]
             if missing:
