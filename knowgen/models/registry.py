@@ -51,6 +51,7 @@ class ModelConfig:
     fusion_kinds: tuple[str, ...] = ("class", "hue", "structure")  # fusion: of class, hue,
     # structure, text
     condition_dropout: float = 0.1  # condition="fusion": P(a kind is left out of an image)
+    single_kind_prob: float = 0.0  # fusion: P(an image keeps only one kind, chosen at random)
     info_categorical: tuple[int, ...] = ()  # InfoGAN: sizes of categorical codes, e.g. [10]
     info_continuous: int = 0  # InfoGAN: how many continuous codes (z_dim stays the noise size)
 
@@ -67,6 +68,10 @@ class ModelConfig:
         if not 0 <= self.condition_dropout < 1:
             raise ValueError(
                 f"model.condition_dropout must be in [0, 1), got {self.condition_dropout}"
+            )
+        if not 0 <= self.single_kind_prob <= 1:
+            raise ValueError(
+                f"model.single_kind_prob must be in [0, 1], got {self.single_kind_prob}"
             )
         if self.text_noise < 0:
             raise ValueError(f"model.text_noise must be >= 0, got {self.text_noise}")

@@ -276,6 +276,7 @@ def _train(
             cfg.model.condition_dropout,
             device,
             cfg.model.text_model,
+            cfg.model.single_kind_prob,
         )
     teacher = None
     if cfg.transfer.mode != "none":

@@ -74,6 +74,26 @@ def test_condition_dropout_rate():
     assert drop_conditions(cond, ("class",), 0.0) is cond
 
 
+def test_single_kind_training_keeps_exactly_one_kind():
+    torch.manual_seed(0)
+    n = 4000
+    cond = {"class": torch.zeros(n, dtype=torch.long), "hue": torch.rand(n),
+            "structure": torch.ones(n, 1, 7, 7)}  # fmt: skip
+    kinds = ("class", "hue", "structure")
+    out = drop_conditions(cond, kinds, 0.1, single=1.0)
+    kept = torch.stack([out[f"{k}_given"] for k in kinds], dim=1)
+    assert kept.sum(1).eq(1).all()  # one kind each
+    assert (kept.float().mean(0) - 1 / 3).abs().max() < 0.03  # chosen evenly
+    some = drop_conditions(cond, kinds, 0.0, single=0.5)
+    alone = torch.stack([some[f"{k}_given"] for k in kinds], dim=1).sum(1).eq(1)
+    assert abs(alone.float().mean().item() - 0.5) < 0.03
+    torch.manual_seed(1)
+    plain = drop_conditions(cond, kinds, 0.1)
+    torch.manual_seed(1)
+    same = drop_conditions(cond, kinds, 0.1, single=0.0)  # no extra draws: same trajectory
+    assert all(torch.equal(plain[f"{k}_given"], same[f"{k}_given"]) for k in kinds)
+
+
 def test_held_out_pairs_parse_and_select():
     pairs = parse_holdout(("dress:red", "bag:blue"), CLASSES)
     assert pairs == [(0, 0), (2, 4)]
