@@ -79,10 +79,10 @@ def command(
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
     generator, meta = load_generator_and_meta(source)
+    wanted_text = list(text) + (read_prompts(prompts) if prompts is not None else [])
     if condition_kind(generator) == "fusion":
         side = int(meta["image_shape"][-1])
-        texts = list(text) + (read_prompts(prompts) if prompts is not None else [])
-        wanted = (list(class_), color, structure, texts, guidance)
+        wanted = (list(class_), color, structure, wanted_text, guidance)
         images = write_fusion_rows(generator, *wanted, side, n, seed, out, scale, attribute)
         typer.echo(f"wrote {len(images)} samples ({n} per row) to {out}")
         write_npy(npy, images)
@@ -92,7 +92,6 @@ def command(
             f"{source} is not a fusion generator; --color/--structure/--attribute/--guidance "
             "need one"
         )
-    wanted_text = list(text) + (read_prompts(prompts) if prompts is not None else [])
     is_text = condition_kind(generator) == "text"
     if wanted_text or is_text:
         if not is_text:
@@ -221,6 +220,8 @@ def write_fusion_rows(
 
     import torch
 
+    from knowgen.knowledge.fusion import check_guidance
+
     encoder = generator.encoder
     kinds = encoder.kinds
     named = parse_attributes(attributes)
@@ -229,8 +230,7 @@ def write_fusion_rows(
         if values and kind not in kinds:
             raise ValueError(f"this generator was not trained with {kind} knowledge ({kinds})")
     for strength in guidance:
-        if not 0 <= strength <= 10:
-            raise ValueError(f"--guidance {strength}: give a scale in [0, 10] (1 = as trained)")
+        check_guidance(strength, "--guidance")
 
     def each(values: list, kind: str, make) -> list:
         """(label, conditions) per value of one kind."""

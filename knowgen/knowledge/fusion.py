@@ -41,6 +41,7 @@ from knowgen.knowledge.text import DEFAULT_TEXT_MODEL, TextEncoder
 # dataset attributes (each in [0, 1)) it reads
 ATTRIBUTE_KINDS = {"size": ("size",), "rotation": ("rotation",), "position": ("x", "y")}
 FUSION_KINDS = ("class", "hue", "structure", "text", *ATTRIBUTE_KINDS)
+MAX_GUIDANCE = 10.0  # beyond a few, extrapolated conditions only break the images
 HUE_BINS = ["red", "yellow", "green", "cyan", "blue", "magenta"]  # 60 degrees each, red at 0
 
 
@@ -283,6 +284,23 @@ def in_pairs(labels: torch.Tensor, hue: torch.Tensor, pairs: list[tuple[int, int
     for c, b in pairs:
         hit |= (labels == c) & (bins == b)
     return hit
+
+
+def held_out(dataset, holdout_pairs: tuple[str, ...]) -> torch.Tensor:
+    """Which images (N,) of `dataset` fall in the `data.holdout_pairs`; none when there are none.
+    Training leaves them out; evaluation asks for exactly them."""
+    if not holdout_pairs:
+        return torch.zeros(len(dataset), dtype=torch.bool)
+    pairs = parse_holdout(holdout_pairs, list(dataset.class_names))
+    if dataset.labels is None or "hue" not in dataset.attributes:
+        raise ValueError("data.holdout_pairs needs labels and hues (fashion-mnist-color or shapes)")
+    return in_pairs(dataset.labels, dataset.attributes["hue"], pairs)
+
+
+def check_guidance(scale: float, what: str) -> None:
+    """A guidance scale must lie in [0, MAX_GUIDANCE]: 0 = nothing given, 1 = as trained."""
+    if not 0 <= scale <= MAX_GUIDANCE:
+        raise ValueError(f"{what} {scale}: give a scale in [0, {MAX_GUIDANCE:g}] (1 = as trained)")
 
 
 def describe_images(dataset) -> tuple[list[str], torch.Tensor]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from knowgen.knowledge.fusion import check_guidance
+
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -29,7 +31,6 @@ class EvalConfig:
             raise ValueError(f"eval.every_steps must be >= 1, got {self.every_steps}")
         if self.every_minutes is not None and self.every_minutes <= 0:
             raise ValueError(f"eval.every_minutes must be > 0, got {self.every_minutes}")
-        if not 0 <= self.guidance <= 10:
-            raise ValueError(f"eval.guidance must be in [0, 10], got {self.guidance}")
+        check_guidance(self.guidance, "eval.guidance")
         if self.reference_num is not None and self.reference_num < 10:
             raise ValueError(f"eval.reference_num must be >= 10, got {self.reference_num}")

@@ -27,7 +27,7 @@ from torch import nn
 from knowgen.data import DataConfig, load_dataset
 from knowgen.data.color import hue_error_degrees, image_hue, mask_iou, structure_mask
 from knowgen.export import generate
-from knowgen.knowledge.fusion import FusedConditions, hue_bin, in_pairs, parse_holdout
+from knowgen.knowledge.fusion import FusedConditions, held_out, hue_bin
 from knowgen.metrics.config import EvalConfig
 from knowgen.metrics.evaluator import load_or_train_factor_classifiers
 from knowgen.metrics.features import FeatureSet, extract_features
@@ -94,12 +94,7 @@ def score_fusion_generator(
     kinds = encoder.kinds
     test = load_dataset(replace(data_cfg, split="test"))
     source = FusedConditions(test, kinds, 0.0, "cpu", encoder.text_model)
-    pairs = parse_holdout(data_cfg.holdout_pairs, list(test.class_names))
-    held = (
-        in_pairs(test.labels, test.attributes["hue"], pairs)
-        if pairs
-        else torch.zeros(len(test), dtype=torch.bool)
-    )
+    held = held_out(test, data_cfg.holdout_pairs)
     factor_nets = load_or_train_factor_classifiers(data_cfg)
     factor_truth = {}
     if factor_nets:
@@ -138,7 +133,7 @@ def score_fusion_generator(
     for kind in kinds:  # each kind alone, the others left out
         alone, _ = judge(seen, (kind,))
         scores |= {f"{kind}_alone_{k}": v for k, v in alone.items()}
-    if pairs:
+    if data_cfg.holdout_pairs:
         held_index = held.nonzero().flatten()
         held_scores, held_feats = judge(draw(held_index), kinds)
         # against the real test images of those pairs (a few hundred, so biased upwards), not

@@ -48,8 +48,7 @@ class ModelConfig:
     text_dim: int = 384  # text: the sentence embedding's size (the model's)
     text_noise: float = 0.0  # text: std of noise on G's embeddings while training
     fusion: Literal["concat", "film", "cross-attention"] = "film"  # condition="fusion": how G reads
-    fusion_kinds: tuple[str, ...] = ("class", "hue", "structure")  # fusion: of class, hue,
-    # structure, text
+    fusion_kinds: tuple[str, ...] = ("class", "hue", "structure")  # fusion: any of FUSION_KINDS
     condition_dropout: float = 0.1  # condition="fusion": P(a kind is left out of an image)
     single_kind_prob: float = 0.0  # fusion: P(an image keeps only one kind, chosen at random)
     info_categorical: tuple[int, ...] = ()  # InfoGAN: sizes of categorical codes, e.g. [10]

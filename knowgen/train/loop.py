@@ -19,7 +19,7 @@ from knowgen.config import RunConfig, config_to_dict, save_config
 from knowgen.data import BatchSampler, Dataset, load_dataset
 from knowgen.images import display_scale, make_grid, save_grid, to_float, to_uint8
 from knowgen.knowledge import Conditions, balanced_classes
-from knowgen.knowledge.fusion import FusedConditions, in_pairs, parse_holdout
+from knowgen.knowledge.fusion import FusedConditions, held_out
 from knowgen.knowledge.text import caption_bank_for, load_text_conditions
 from knowgen.train.checkpoint import (
     latest_checkpoint,
@@ -262,14 +262,10 @@ def _train(
     fused = None
     if cfg.model.condition == "fusion":
         if cfg.data.holdout_pairs:  # never train on the held-out (class, colour) pairs
-            pairs = parse_holdout(cfg.data.holdout_pairs, list(dataset.class_names))
-            if dataset.labels is None or "hue" not in dataset.attributes:
-                raise ValueError(
-                    "data.holdout_pairs needs labels and hues (fashion-mnist-color or shapes)"
-                )
-            held = in_pairs(dataset.labels, dataset.attributes["hue"], pairs)
+            held = held_out(dataset, cfg.data.holdout_pairs)
             dataset = dataset.subset((~held).nonzero().flatten())
-            log.info("held out %d training images of %d pairs", int(held.sum()), len(pairs))
+            pairs = len(cfg.data.holdout_pairs)
+            log.info("held out %d training images of %d pairs", int(held.sum()), pairs)
         fused = FusedConditions(
             dataset,
             cfg.model.fusion_kinds,
