@@ -53,7 +53,7 @@ def write_traversals(run_dir: Path) -> None:
     from knowgen.cli.sample import write_row_labels
     from knowgen.export import load_generator
     from knowgen.images import display_scale, save_grid, to_uint8
-    from knowgen.represent.codes import traverse_code
+    from knowgen.models.codes import traverse_code
 
     generator = load_generator(run_dir)
     if not hasattr(generator, "codes"):

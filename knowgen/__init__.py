@@ -1,18 +1,22 @@
 """knowgen: knowledge-aware image generation.
 
 The Python API mirrors the command line: `resolve_config` (preset + overrides), `train`,
-`export_generator`, `load_generator`, `generate`.
+`load` (a run, checkpoint or export -> a `Generator` whose `sample(n, **knowledge)` takes any
+knowledge it was trained with), `export_generator`.
 """
 
 from knowgen.config import RunConfig, resolve_config
-from knowgen.export import export_generator, generate, load_generator
+from knowgen.knowledge.kinds import KnowledgeError
+from knowgen.sampling import Generator, Samples, export_generator, load
 from knowgen.train.loop import train
 
 __all__ = [
+    "Generator",
+    "KnowledgeError",
     "RunConfig",
+    "Samples",
     "export_generator",
-    "generate",
-    "load_generator",
+    "load",
     "resolve_config",
     "train",
 ]

@@ -92,22 +92,17 @@ def command(
     The evaluator (a classifier trained by knowgen, cached) and the real split's features are
     computed on first need; later evaluations reuse them.
     """
-    from knowgen.export import condition_kind, load_generator_and_meta
     from knowgen.metrics.evaluate import evaluate_generator, evaluate_inception_fid
+    from knowgen.sampling import load
 
-    generator, meta = load_generator_and_meta(source)
-    raw = {"data": dict(meta.get("data") or {})}
+    generator = load(source)
+    raw = {"data": dict(generator.meta.get("data") or {})}
     overrides = list(set_)
     overrides += data_overrides(data) if data else []
     overrides += [f"eval.num_samples={n}"] if n is not None else []
     overrides += [f'eval.split="{split}"'] if split else []
     cfg = build_config(apply_overrides(raw, overrides))
-    text = None
-    if condition_kind(generator) == "text":
-        from knowgen.knowledge.text import text_conditions_of_run
-
-        text = text_conditions_of_run(meta)
-    scores = evaluate_generator(generator, cfg.data, cfg.eval, text=text)
+    scores = evaluate_generator(generator, cfg.data, cfg.eval)
     if inception_weights is not None:
         scores["inception_fid"] = evaluate_inception_fid(
             generator, cfg.data, cfg.eval, inception_weights

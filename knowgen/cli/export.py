@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from knowgen.cli.errors import reports_user_errors
-from knowgen.export import export_generator
+from knowgen.sampling import export_generator
 
 NAME = "export"
 

@@ -8,9 +8,9 @@ import typer
 
 from knowgen.cli.errors import reports_user_errors
 from knowgen.cli.sample import write_row_labels
-from knowgen.export import load_generator_and_meta
 from knowgen.images import display_scale, save_grid, to_uint8
-from knowgen.represent.codes import traverse_code
+from knowgen.models.codes import traverse_code
+from knowgen.sampling import load
 
 NAME = "traverse"
 
@@ -30,13 +30,13 @@ def command(
     fixed, so you see what the code learned."""
     if samples < 1 or steps < 2:
         raise ValueError("--samples must be >= 1 and --steps >= 2")
-    generator, _ = load_generator_and_meta(source)
-    if not hasattr(generator, "codes"):
+    generator = load(source)
+    if not generator.codes:
         raise ValueError(
             f"{source} has no InfoGAN codes; train with the infogan preset (or set "
             "model.info_categorical / model.info_continuous)"
         )
-    images, labels = traverse_code(generator, code, samples, steps, span, seed)
+    images, labels = traverse_code(generator.network, code, samples, steps, span, seed)
     images = to_uint8(images)
     out = out or Path(f"traverse-{code}.png")
     scale = scale or display_scale(images.shape[-1])

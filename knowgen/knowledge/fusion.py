@@ -28,26 +28,29 @@ condition's embedding is extrapolated instead).
 
 from __future__ import annotations
 
-import math
-from functools import partial
-
 import torch
 from torch import nn
 
-from knowgen.knowledge.encoders import ClassEncoder, Conditions, Knowledge, KnowledgeEncoder
-from knowgen.knowledge.text import DEFAULT_TEXT_MODEL, TextEncoder
+from knowgen.knowledge.encoders import Conditions, Knowledge, KnowledgeEncoder, class_index
+from knowgen.knowledge.kinds import (  # noqa: F401 - re-exported: the fusion kinds' parts
+    ATTRIBUTE_KINDS,
+    HUE_BINS,
+    KINDS,
+    AttributeEncoder,
+    HueEncoder,
+    KindContext,
+    KnowledgeError,
+    StructureEncoder,
+    describe_images,
+    hue_bin,
+)
+
+DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 
 # continuous attributes a dataset may know (`shapes`), each a kind of its own: kind -> the
 # dataset attributes (each in [0, 1)) it reads
-ATTRIBUTE_KINDS = {"size": ("size",), "rotation": ("rotation",), "position": ("x", "y")}
-FUSION_KINDS = ("class", "hue", "structure", "text", *ATTRIBUTE_KINDS)
+FUSION_KINDS = tuple(KINDS)
 MAX_GUIDANCE = 10.0  # beyond a few, extrapolated conditions only break the images
-HUE_BINS = ["red", "yellow", "green", "cyan", "blue", "magenta"]  # 60 degrees each, red at 0
-
-
-def hue_bin(hue: torch.Tensor) -> torch.Tensor:
-    """Which of the six named 60-degree colour bins (centred on red, yellow, ...) each hue is."""
-    return ((hue * 6 + 0.5).floor() % 6).long()
 
 
 def given(conditions: Conditions, key: str, batch: int, device) -> torch.Tensor:
@@ -57,84 +60,6 @@ def given(conditions: Conditions, key: str, batch: int, device) -> torch.Tensor:
         return torch.zeros(batch, dtype=torch.bool, device=device)
     mask = conditions.get(f"{key}_given")
     return torch.ones(batch, dtype=torch.bool, device=device) if mask is None else mask.bool()
-
-
-class HueEncoder(KnowledgeEncoder):
-    """A hue in [0, 1) -> its point (cos, sin) on the colour circle -> MLP -> one token."""
-
-    key = "hue"
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.dim = dim
-        self.net = nn.Sequential(nn.Linear(2, dim), nn.LeakyReLU(0.2), nn.Linear(dim, dim))
-
-    def forward(self, conditions: Conditions) -> Knowledge:
-        angle = 2 * math.pi * self.read(conditions).float()
-        pooled = self.net(torch.stack([angle.cos(), angle.sin()], dim=1))
-        return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
-
-    def placeholder(self, batch: int) -> Conditions:
-        return {"hue": torch.zeros(batch)}
-
-
-class AttributeEncoder(KnowledgeEncoder):
-    """Continuous attribute values in [0, 1) (B,) or (B, k) -> MLP -> one token. The hue has
-    its own encoder because it is circular; a size or a rotation is not."""
-
-    def __init__(self, key: str, width: int, dim: int) -> None:
-        super().__init__()
-        self.key = key
-        self.width = width
-        self.dim = dim
-        self.net = nn.Sequential(nn.Linear(width, dim), nn.LeakyReLU(0.2), nn.Linear(dim, dim))
-
-    def forward(self, conditions: Conditions) -> Knowledge:
-        values = self.read(conditions).float()
-        values = values.reshape(len(values), -1)
-        if values.shape[1] != self.width:
-            raise ValueError(
-                f"{self.key} needs {self.width} value(s) per image, got {values.shape[1]}"
-            )
-        pooled = self.net(2 * values - 1)
-        return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
-
-    def placeholder(self, batch: int) -> Conditions:
-        shape = (batch,) if self.width == 1 else (batch, self.width)
-        return {self.key: torch.full(shape, 0.5)}
-
-
-class StructureEncoder(KnowledgeEncoder):
-    """An occupancy mask (B, 1, g, g) -> small CNN -> one token per cell (B, g*g, d) carrying
-    its position; pooled = a linear map of all the tokens in order. (Their mean would keep how
-    much the object covers but lose *where*: the convolution is translation-equivariant and an
-    added position embedding averages to a constant.)"""
-
-    key = "structure"
-
-    def __init__(self, dim: int, grid: int = 7, hidden: int = 32) -> None:
-        super().__init__()
-        self.dim = dim
-        self.grid = grid
-        self.net = nn.Sequential(
-            nn.Conv2d(1, hidden, 3, padding=1),
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(hidden, dim, 3, padding=1),
-        )
-        self.position = nn.Parameter(torch.randn(1, dim, grid, grid) * 0.02)
-        self.pool = nn.Linear(dim * grid * grid, dim)
-
-    def forward(self, conditions: Conditions) -> Knowledge:
-        mask = self.read(conditions).float()
-        if mask.shape[1:] != (1, self.grid, self.grid):
-            raise ValueError(
-                f"structure must be masks (B, 1, {self.grid}, {self.grid}), got {tuple(mask.shape)}"
-            )
-        tokens = (self.net(mask) + self.position).flatten(2).transpose(1, 2)  # (B, g*g, d)
-        return Knowledge(tokens=tokens, pooled=self.pool(tokens.flatten(1)))
-
-    def placeholder(self, batch: int) -> Conditions:
-        return {"structure": torch.zeros(batch, 1, self.grid, self.grid)}
 
 
 class FusionEncoder(KnowledgeEncoder):
@@ -164,17 +89,10 @@ class FusionEncoder(KnowledgeEncoder):
         self.num_classes = num_classes if "class" in kinds else 0
         self.sum_pooled = sum_pooled
         self.text_model = text_model  # which language model the text vectors must come from
-        attribute_makers = {
-            kind: partial(AttributeEncoder, kind, len(names), dim)
-            for kind, names in ATTRIBUTE_KINDS.items()
-        }
-        makers = attribute_makers | {
-            "class": lambda: ClassEncoder(num_classes, dim),
-            "hue": lambda: HueEncoder(dim),
-            "structure": lambda: StructureEncoder(dim),
-            "text": lambda: TextEncoder(text_dim, dim, text_noise),
-        }
-        self.encoders = nn.ModuleDict({kind: makers[kind]() for kind in self.kinds})
+        context = KindContext(
+            text_model=text_model, text_dim=text_dim, text_noise=text_noise, num_classes=num_classes
+        )
+        self.encoders = nn.ModuleDict({k: KINDS[k].encoder(dim, context) for k in self.kinds})
         self.null_pooled = nn.ParameterDict(
             {kind: nn.Parameter(torch.zeros(dim)) for kind in self.kinds}
         )
@@ -266,8 +184,6 @@ def drop_conditions(
 
 def parse_holdout(pairs: tuple[str, ...], class_names: list[str]) -> list[tuple[int, int]]:
     """ "dress:red" -> (class index, hue bin index); unknown names are a clear error."""
-    from knowgen.knowledge.encoders import class_index
-
     parsed = []
     for pair in pairs:
         name, _, colour = pair.partition(":")
@@ -300,35 +216,9 @@ def held_out(dataset, holdout_pairs: tuple[str, ...]) -> torch.Tensor:
 def check_guidance(scale: float, what: str) -> None:
     """A guidance scale must lie in [0, MAX_GUIDANCE]: 0 = nothing given, 1 = as trained."""
     if not 0 <= scale <= MAX_GUIDANCE:
-        raise ValueError(f"{what} {scale}: give a scale in [0, {MAX_GUIDANCE:g}] (1 = as trained)")
-
-
-def describe_images(dataset) -> tuple[list[str], torch.Tensor]:
-    """A description of every image from its known factors: its class and colour ("a red
-    dress", "a pair of blue trousers"), on `shapes` also its size and where it is ("a large
-    green triangle at the top left"). Returns the distinct captions and each image's index."""
-    from knowgen.data.shapes import FACTOR_BINS, factor_labels
-    from knowgen.knowledge.captions import SYNONYMS, noun_phrase
-
-    if dataset.labels is None or "hue" not in dataset.attributes:
-        raise ValueError("text knowledge in fusion needs a labelled dataset with hues")
-    synonyms = SYNONYMS.get(dataset.name.removesuffix("-color"), {})
-    nouns = [synonyms.get(name, [name])[0] for name in dataset.class_names]
-    colours = hue_bin(dataset.attributes["hue"]).tolist()
-    labels = dataset.labels.tolist()
-    if dataset.name == "shapes":
-        bins = factor_labels(dataset.attributes)
-        sizes, places = bins["size"].tolist(), bins["position"].tolist()
-        phrases = [
-            noun_phrase(f"{FACTOR_BINS['size'][s]} {HUE_BINS[c]}", nouns[k])
-            + (" in the centre" if p == 4 else f" at the {FACTOR_BINS['position'][p]}")
-            for k, c, s, p in zip(labels, colours, sizes, places, strict=True)
-        ]
-    else:
-        phrases = [noun_phrase(HUE_BINS[c], nouns[k]) for k, c in zip(labels, colours, strict=True)]
-    distinct = sorted(set(phrases))
-    where = {caption: i for i, caption in enumerate(distinct)}
-    return distinct, torch.tensor([where[p] for p in phrases])
+        raise KnowledgeError(
+            f"{what} {scale}: give a scale in [0, {MAX_GUIDANCE:g}] (1 = as trained)"
+        )
 
 
 class FusedConditions:
@@ -346,55 +236,18 @@ class FusedConditions:
         text_model: str = DEFAULT_TEXT_MODEL,
         single: float = 0.0,
     ) -> None:
-        from knowgen.data.color import structure_mask
-
         self.kinds = kinds
         self.dropout = dropout
         self.single = single
         self.device = torch.device(device)
-        self.columns: dict[str, torch.Tensor] = {}
-        if "class" in kinds:
-            if dataset.labels is None:
-                raise ValueError("model.fusion_kinds has 'class' but the dataset has no labels")
-            self.columns["class"] = dataset.labels
-        if "hue" in kinds:
-            if "hue" not in dataset.attributes:
-                raise ValueError(
-                    f"model.fusion_kinds has 'hue' but dataset {dataset.name!r} has no hue "
-                    "attribute; use data.name='fashion-mnist-color' or 'shapes'"
-                )
-            self.columns["hue"] = dataset.attributes["hue"]
-        if "structure" in kinds:
-            chunks = [structure_mask(part) for part in dataset.images.split(4096)]
-            self.columns["structure"] = torch.cat(chunks)
-        for kind in (k for k in kinds if k in ATTRIBUTE_KINDS):
-            names = ATTRIBUTE_KINDS[kind]
-            missing = [n for n in names if n not in dataset.attributes]
-            if missing:
-                raise ValueError(
-                    f"model.fusion_kinds has {kind!r} but dataset {dataset.name!r} has no "
-                    f"{missing} attribute; use data.name='shapes'"
-                )
-            values = torch.stack([dataset.attributes[n] for n in names], dim=1)
-            self.columns[kind] = values[:, 0] if len(names) == 1 else values
-        self.captions: list[str] = []
-        self.text_table = torch.zeros(0)
-        if "text" in kinds:  # each image's caption index; the vectors sit once in a table
-            from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings
-
-            self.captions, self.columns["text"] = describe_images(dataset)
-            embedder = SentenceEmbedder(text_model)
-            self.text_table = cached_embeddings(embedder, self.captions)["pooled"].to(device)
-        self.columns = {k: v.to(self.device) for k, v in self.columns.items()}
+        context = KindContext(tuple(dataset.class_names), text_model=text_model)
+        self.columns = {k: KINDS[k].column(dataset, context).to(self.device) for k in kinds}
         self.size = len(dataset)
 
     def of_images(self, index: torch.Tensor) -> Conditions:
         """The conditions of dataset images `index`, every kind given."""
         index = index.to(self.device)
-        out = {kind: column[index] for kind, column in self.columns.items()}
-        if "text" in out:
-            out["text"] = self.text_table[out["text"]]
-        return out
+        return {kind: column[index] for kind, column in self.columns.items()}
 
     def for_real(self, index: torch.Tensor) -> Conditions:
         return drop_conditions(self.of_images(index), self.kinds, self.dropout, self.single)

@@ -11,12 +11,10 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from knowgen.cache import cache_dir
 from knowgen.data import DataConfig, load_dataset
-from knowgen.export import condition_kind, default_classes, generate
-from knowgen.knowledge import Conditions, balanced_classes
+from knowgen.knowledge import balanced_classes
 from knowgen.knowledge.text import TextConditions
 from knowgen.metrics.classes import (
     class_histogram,
@@ -29,6 +27,7 @@ from knowgen.metrics.evaluator import Evaluator, load_or_train_evaluator
 from knowgen.metrics.features import FeatureSet, extract_features, reference_features
 from knowgen.metrics.fid import compute_fid, compute_kid
 from knowgen.metrics.prd import precision_recall_density_coverage
+from knowgen.sampling import Generator
 
 log = logging.getLogger(__name__)
 
@@ -108,70 +107,73 @@ def comparison(num: int, real: FeatureSet, evaluator: Evaluator, cfg: EvalConfig
 
 
 def evaluate_generator(
-    generator: nn.Module,
+    generator: Generator,
     data_cfg: DataConfig,
     cfg: EvalConfig,
     evaluator: Evaluator | None = None,
     text: TextConditions | None = None,
 ) -> dict[str, Any]:
-    """Generate `cfg.num_samples` images (seeded) and judge them; adds the time it took.
+    """Generate `cfg.num_samples` images (seeded) and judge them as the generator's kind of
+    conditioning asks (`SCORERS`); adds the time it took.
 
     The global RNG is left untouched, so evaluating inside a training run does not change the
-    run's trajectory. A text-conditional generator is judged on captions from `text`.
+    run's trajectory. A text-conditional generator is judged on the captions of `text` (default:
+    its run's caption bank, rebuilt).
     """
     evaluator = evaluator or load_or_train_evaluator(data_cfg)
     real = reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)  # before timing
-    if condition_kind(generator) == "fusion":
-        from knowgen.metrics.fusion import score_fusion_generator
-
-        with torch.random.fork_rng():
-            start = time.perf_counter()
-            scores = score_fusion_generator(generator, data_cfg, cfg, evaluator, real)
-        seconds = time.perf_counter() - start
-        return (
-            scores | comparison(cfg.num_samples, real, evaluator, cfg) | {"eval_seconds": seconds}
-        )
-    if condition_kind(generator) == "text":
-        if text is None:
-            raise ValueError("a text-conditional generator is judged on its captions: pass text")
-        with torch.random.fork_rng():
-            start = time.perf_counter()
-            scores = score_text_generator(generator, text, real, evaluator, cfg)
-        return scores | {"eval_seconds": time.perf_counter() - start}
-    given = default_classes(generator, cfg.num_samples)
+    scorer = SCORERS[generator.config.condition]
     with torch.random.fork_rng():
         start = time.perf_counter()
-        images = generate(generator, cfg.num_samples, seed=cfg.seed, classes=given)
-        scores = score_images(images, real, evaluator, cfg, given)
+        scores = scorer(generator, real, evaluator, data_cfg, cfg, text)
     return scores | {"eval_seconds": time.perf_counter() - start}
 
 
-def score_text_generator(
-    generator: nn.Module,
-    text: TextConditions,
+def score_generator(
+    generator: Generator,
     real: FeatureSet,
     evaluator: Evaluator,
+    data_cfg: DataConfig,
     cfg: EvalConfig,
+    text=None,
+) -> dict[str, Any]:
+    """An unconditional generator, or a class-conditional one asked for every class equally
+    often (then also conditional accuracy and intra-class FID)."""
+    num = cfg.num_samples
+    given = balanced_classes(num, len(generator.class_names)) if generator.kinds else None
+    images = generator.sample(num, seed=cfg.seed).images
+    return score_images(images, real, evaluator, cfg, given)
+
+
+def score_text_generator(
+    generator: Generator,
+    real: FeatureSet,
+    evaluator: Evaluator,
+    data_cfg: DataConfig,
+    cfg: EvalConfig,
+    text: TextConditions | None = None,
 ) -> dict[str, Any]:
     """A text generator judged twice on the same noise: asked for every class equally often in
     training phrasings (every metric, conditional accuracy) and in held-out phrasings that G
     and D never saw (`heldout_*`: accuracy, per-class accuracy, FID). Without classes (a
     captions file) the captions are training captions of random images, and no accuracy."""
+    if text is None:
+        from knowgen.knowledge.text import text_conditions_of_run
+
+        text = text_conditions_of_run(generator.meta)
     num = cfg.num_samples
     if not text.bank.groups_are_classes:
         rng = torch.Generator().manual_seed(cfg.seed)
         trained = (~text.bank.held_out).nonzero().flatten()
         ids = trained[torch.randint(len(trained), (num,), generator=rng)]
-        images = generate(generator, num, seed=cfg.seed, conditions=text.conditions(ids))
+        images = generator.sample(num, cfg.seed, text=text.conditions(ids)["text"]).images
         return score_images(images, real, evaluator, cfg)
     given = balanced_classes(num, text.bank.num_groups)
     seen = text.for_classes(given, held_out=False, seed=cfg.seed)
-    images = generate(generator, num, seed=cfg.seed, conditions=_without_class(seen))
+    images = generator.sample(num, cfg.seed, text=seen["text"]).images
     scores = score_images(images, real, evaluator, cfg, given)
     unseen = text.ids_for_classes(given, held_out=True, seed=cfg.seed)
-    held_images = generate(
-        generator, num, cfg.seed, conditions=_without_class(text.conditions(unseen))
-    )
+    held_images = generator.sample(num, cfg.seed, text=text.conditions(unseen)["text"]).images
     held = extract_features(evaluator, held_images)
     held_scores = score_conditional(real, held, given)
     scores["heldout_conditional_accuracy"] = held_scores["conditional_accuracy"]
@@ -185,9 +187,28 @@ def score_text_generator(
     return scores
 
 
-def _without_class(cond: Conditions) -> Conditions:
-    """What a text generator is given: the caption only, never its class."""
-    return {k: v for k, v in cond.items() if k != "class"}
+def score_fusion(
+    generator: Generator,
+    real: FeatureSet,
+    evaluator: Evaluator,
+    data_cfg: DataConfig,
+    cfg: EvalConfig,
+    text=None,
+) -> dict[str, Any]:
+    """Per-kind, joint, each-kind-alone and held-out-pair scores (`metrics.fusion`)."""
+    from knowgen.metrics.fusion import score_fusion_generator
+
+    scores = score_fusion_generator(generator, data_cfg, cfg, evaluator, real)
+    return scores | comparison(cfg.num_samples, real, evaluator, cfg)
+
+
+# how each kind of conditioning (`model.condition`) is judged
+SCORERS = {
+    "none": score_generator,
+    "class": score_generator,
+    "text": score_text_generator,
+    "fusion": score_fusion,
+}
 
 
 def dataset_floor(data_cfg: DataConfig, cfg: EvalConfig, evaluator: Evaluator) -> dict[str, Any]:
@@ -198,7 +219,7 @@ def dataset_floor(data_cfg: DataConfig, cfg: EvalConfig, evaluator: Evaluator) -
 
 
 def evaluate_inception_fid(
-    generator: nn.Module, data_cfg: DataConfig, cfg: EvalConfig, weights: str | Path
+    generator: Generator, data_cfg: DataConfig, cfg: EvalConfig, weights: str | Path
 ) -> float:
     """Standard Inception-v3 FID of `cfg.num_samples` samples against the real split.
 
@@ -217,5 +238,5 @@ def evaluate_inception_fid(
         real = inception_features(net, dataset.images[: cfg.reference_num])
         save_file({"features": real}, str(cache))
     with torch.random.fork_rng():
-        fake = inception_features(net, generate(generator, cfg.num_samples, seed=cfg.seed))
+        fake = inception_features(net, generator.sample(cfg.num_samples, cfg.seed).images)
     return compute_fid(real, fake)

@@ -22,11 +22,9 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-from torch import nn
 
 from knowgen.data import DataConfig, load_dataset
 from knowgen.data.color import hue_error_degrees, image_hue, mask_iou, structure_mask
-from knowgen.export import generate
 from knowgen.knowledge.fusion import FusedConditions, held_out, hue_bin
 from knowgen.metrics.config import EvalConfig
 from knowgen.metrics.evaluator import load_or_train_factor_classifiers
@@ -82,7 +80,7 @@ def summarise(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
 
 
 def score_fusion_generator(
-    generator: nn.Module,
+    generator,
     data_cfg: DataConfig,
     cfg: EvalConfig,
     evaluator,
@@ -90,10 +88,9 @@ def score_fusion_generator(
 ) -> dict[str, Any]:
     """Every kind given together (FID, per-kind and joint scores), each kind alone, and the
     held-out (class, colour) pairs of `data_cfg.holdout_pairs`."""
-    encoder = getattr(generator, "base", generator).encoder
-    kinds = encoder.kinds
+    kinds = generator.kinds
     test = load_dataset(replace(data_cfg, split="test"))
-    source = FusedConditions(test, kinds, 0.0, "cpu", encoder.text_model)
+    source = FusedConditions(test, kinds, 0.0, "cpu", generator.config.text_model)
     held = held_out(test, data_cfg.holdout_pairs)
     factor_nets = load_or_train_factor_classifiers(data_cfg)
     factor_truth = {}
@@ -109,9 +106,8 @@ def score_fusion_generator(
 
     def judge(index: torch.Tensor, given: tuple[str, ...]) -> tuple[dict, FeatureSet]:
         cond = {k: v for k, v in source.of_images(index).items() if k in given}
-        if cfg.guidance != 1.0:
-            cond["guidance"] = torch.full((num,), cfg.guidance)
-        images = generate(generator, num, seed=cfg.seed, conditions=cond)
+        guidance = cfg.guidance if cfg.guidance != 1.0 else None
+        images = generator.sample(num, cfg.seed, guidance=guidance, **cond).images
         feats = extract_features(evaluator, images)
         truth = {"class": test.labels[index], "hue": test.attributes["hue"][index]}
         per_image = obeyed(images, cond, feats.logits, truth)

@@ -9,9 +9,8 @@ from typing import Literal
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from knowgen.knowledge import ClassEncoder, KnowledgeEncoder
-from knowgen.knowledge.fusion import FusionEncoder
-from knowgen.knowledge.text import TextEncoder
+from knowgen.knowledge.conditioning import condition_classes, condition_encoder
+from knowgen.models.codes import InfoGenerator, LatentCodes
 from knowgen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from knowgen.models.layers import ConditionalBatchNorm2d
 from knowgen.models.sagan import SAGANDiscriminator, SAGANGenerator
@@ -21,7 +20,6 @@ from knowgen.models.seed import (
     SeedDiscriminator,
     SeedGenerator,
 )
-from knowgen.represent.codes import InfoGenerator, LatentCodes
 
 ImageShape = tuple[int, int, int]
 
@@ -93,23 +91,6 @@ class ModelConfig:
         return self.condition != "none"
 
 
-def condition_encoder(
-    cfg: ModelConfig, num_classes: int, dim: int, noise: float = 0.0, for_d: bool = False
-) -> KnowledgeEncoder | None:
-    """The encoder that maps the knowledge `cfg.condition` names into a network (width `dim`);
-    `noise` (text) applies to G's, `for_d` marks D's."""
-    if cfg.condition == "text":
-        return TextEncoder(cfg.text_dim, dim, noise)
-    if cfg.condition == "fusion":  # G concatenates the kinds; D sums them (a term per kind)
-        text = {"text_dim": cfg.text_dim, "text_noise": noise, "text_model": cfg.text_model}
-        if for_d:
-            return FusionEncoder(
-                cfg.fusion_kinds, num_classes, cfg.cond_dim, True, out_dim=dim, **text
-            )
-        return FusionEncoder(cfg.fusion_kinds, num_classes, dim, **text)
-    return ClassEncoder(num_classes, dim) if num_classes else None
-
-
 # Each builder gets the config, the image shape (C, H, W) and the number of classes the
 # conditioning may use (0 = unconditional).
 Builder = Callable[[ModelConfig, ImageShape, int], nn.Module]
@@ -150,20 +131,6 @@ DISCRIMINATORS: dict[str, Builder] = {
         use_batchnorm=cfg.d_batchnorm,
     ),
 }
-
-
-def condition_classes(cfg: ModelConfig, num_classes: int) -> int:
-    """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional.
-    A text-conditional model is given no class, but its ACGAN head (if any) learns the classes."""
-    if not cfg.conditional or (cfg.condition == "text" and not cfg.aux_classifier):
-        return 0
-    if cfg.condition == "fusion" and "class" not in cfg.fusion_kinds and not cfg.aux_classifier:
-        return 0
-    if num_classes < 1:
-        raise ValueError(
-            f"model.condition={cfg.condition!r} needs a dataset with labels; this one has none"
-        )
-    return num_classes
 
 
 def add_spectral_norm(module: nn.Module) -> nn.Module:

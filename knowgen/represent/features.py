@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from knowgen.checkpoint import latest_checkpoint, load_checkpoint
 from knowgen.config import RunConfig, build_config
 from knowgen.images import to_float
 from knowgen.knowledge import placeholder_conditions
-from knowgen.train.checkpoint import latest_checkpoint, load_checkpoint
 from knowgen.train.state import init_state
 from knowgen.transfer import TEACHERS, Teacher
 

@@ -8,36 +8,21 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from knowgen.checkpoint import (  # noqa: F401 - the file side, shared with sampling
+    FORMAT_VERSION,
+    checkpoint_dir,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+)
 from knowgen.train.state import TrainState
 
 log = logging.getLogger(__name__)
-
-FORMAT_VERSION = 1
-_NAME = re.compile(r"step-(\d+)\.pt$")
-
-
-def checkpoint_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "checkpoints"
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Checkpoints of a run, oldest first."""
-    folder = checkpoint_dir(run_dir)
-    if not folder.is_dir():
-        return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.search(p.name))]
-    return [p for _, p in sorted(found)]
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = list_checkpoints(run_dir)
-    return found[-1] if found else None
 
 
 def state_to_dict(state: TrainState, meta: dict[str, Any]) -> dict[str, Any]:
@@ -75,20 +60,6 @@ def write_state(state: TrainState, meta: dict[str, Any], path: Path) -> Path:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     return path
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint safely (`weights_only=True`); a damaged file is a clear error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"checkpoint {str(path)!r} is unreadable or corrupt ({err})") from None
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{str(path)!r} is not a knowgen checkpoint (format {FORMAT_VERSION})")
-    return payload
 
 
 def restore_state(state: TrainState, payload: dict[str, Any]) -> None:

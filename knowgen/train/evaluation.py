@@ -70,13 +70,13 @@ class PeriodicEvaluation:
             return True
         return False
 
-    def __call__(self, state: TrainState, meta: dict[str, Any]) -> dict[str, float]:
-        """Evaluate the EMA generator now; returns the logged metrics."""
+    def __call__(self, state: TrainState, meta: dict[str, Any], generator) -> dict[str, float]:
+        """Evaluate the EMA `generator` (a `knowgen.sampling.Generator`) now; returns the logged
+        metrics."""
         from knowgen.metrics.evaluate import evaluate_generator
 
-        scores = evaluate_generator(
-            state.ema.model, self.cfg.data, self.cfg.eval, self.evaluator, state.text
-        )
+        text = state.conditioning.text  # a text run's caption bank, already embedded
+        scores = evaluate_generator(generator, self.cfg.data, self.cfg.eval, self.evaluator, text)
         record = {k: scores[k] for k in LOGGED + CONDITIONAL if scores.get(k) is not None}
         record |= {"eval_seconds": scores["eval_seconds"], "elapsed_s": state.elapsed_s}
         if self.cfg.eval.keep_best and scores["fid"] < self.best_fid:

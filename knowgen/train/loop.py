@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,10 +18,10 @@ from tqdm import tqdm
 from knowgen.augment import parse_policy
 from knowgen.config import RunConfig, config_to_dict, save_config
 from knowgen.data import BatchSampler, Dataset, load_dataset
-from knowgen.images import display_scale, make_grid, save_grid, to_float, to_uint8
-from knowgen.knowledge import Conditions, balanced_classes
-from knowgen.knowledge.fusion import FusedConditions, held_out
-from knowgen.knowledge.text import caption_bank_for, load_text_conditions
+from knowgen.images import display_scale, make_grid, to_float
+from knowgen.knowledge import Conditions
+from knowgen.knowledge.conditioning import accepted_kinds, training_conditions
+from knowgen.sampling import Generator, wrap
 from knowgen.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -100,51 +101,15 @@ def graceful_stop():
                 signal.signal(sig, old)
 
 
-def fixed_noise(num: int, z_dim: int, device: torch.device) -> torch.Tensor:
-    """The same latent vectors at every sample grid, so grids show progress, not luck."""
-    generator = torch.Generator().manual_seed(FIXED_NOISE_SEED)
-    return torch.randn(num, z_dim, generator=generator).to(device)
-
-
-def fixed_conditions(num: int, state: TrainState) -> Conditions | None:
-    """Classes 0..K-1 repeated (for a text run, one fixed training phrasing of each): with K
-    images per grid row, each column is one class. A captions-file run shows the first images'
-    captions."""
-    if state.fused is not None:  # the first images' knowledge, every kind given
-        return state.fused.of_images(torch.arange(num) % state.fused.size)
-    text = state.text
-    if text is not None:
-        if text.bank.groups_are_classes:
-            classes = balanced_classes(num, text.bank.num_groups)
-            return text.for_classes(classes, held_out=False, seed=FIXED_NOISE_SEED)
-        first = [text.bank.ids(g)[0] for g in range(min(num, text.bank.num_groups))]
-        ids = torch.tensor(first * (num // len(first) + 1))[:num]
-        return text.conditions(ids.to(state.device))
-    if not state.num_classes:
-        return None
-    return {"class": balanced_classes(num, state.num_classes).to(state.device)}
-
-
-def grid_columns(state: TrainState) -> int | None:
-    """Images per sample-grid row: one per class for a conditional run, else the default."""
-    if state.text is not None and state.text.bank.groups_are_classes:
-        return state.text.bank.num_groups
-    return state.num_classes or None
-
-
-def write_samples(
-    state: TrainState,
-    noise: torch.Tensor,
-    cond: Conditions | None,
-    run_dir: Path,
-    metrics: MetricsLog,
-):
-    with torch.no_grad():
-        images = to_uint8(state.ema.model(noise, cond))
-    path = run_dir / "samples" / f"step-{state.step:07d}.png"
-    nrow = grid_columns(state)
-    save_grid(images, path, nrow=nrow, scale=display_scale(images.shape[-1]))
-    metrics.image(state.step, "samples", make_grid(images, nrow))
+def write_samples(run: Run, metrics: MetricsLog) -> Path:
+    """The EMA generator's grid of the run's fixed noise and knowledge (through the sampling
+    API: the same seed draws the same noise at every grid, so grids show progress, not luck)."""
+    state = run.state
+    samples = run.sampler_api().sample(run.cfg.train.num_samples, FIXED_NOISE_SEED, **run.fixed)
+    path = run.dir / "samples" / f"step-{state.step:07d}.png"
+    nrow = state.conditioning.grid_columns
+    samples.save_grid(path, nrow=nrow, scale=display_scale(samples.images.shape[-1]))
+    metrics.image(state.step, "samples", make_grid(samples.images, nrow))
     return path
 
 
@@ -175,7 +140,8 @@ def train_step(
 
 
 class LogWindow:
-    """Mean loss terms and images/s since the last log record."""
+    """Mean loss terms and images/s since the last log record. Terms stay tensors until the
+    record is written: one device synchronisation per record, not one per term per step."""
 
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
@@ -186,7 +152,7 @@ class LogWindow:
 
     def add(self, logs: dict[str, torch.Tensor]) -> None:
         for key, value in logs.items():
-            self.sums[key] = self.sums.get(key, 0.0) + float(value)
+            self.sums[key] = self.sums.get(key, 0.0) + value.detach().double()
         self.steps += 1
 
     def pause(self, seconds: float) -> None:
@@ -195,7 +161,7 @@ class LogWindow:
 
     def flush(self) -> dict[str, float]:
         seconds = max(time.perf_counter() - self.start, 1e-9)
-        record = {k: v / self.steps for k, v in self.sums.items()}
+        record = {k: float(v) / self.steps for k, v in self.sums.items()}
         record["images_per_s"] = self.steps * self.batch_size / seconds
         self._reset()
         return record
@@ -229,14 +195,34 @@ def train(
         leave_world(world)
 
 
-def _train(
-    cfg: RunConfig,
-    run_dir: Path,
-    resume: bool,
-    overwrite: bool,
-    dataset: Dataset | None,
+@dataclass
+class Run:
+    """Everything a run needs, built once by `build_run`; the loop only reads it."""
+
+    cfg: RunConfig
+    dir: Path
+    world: World
+    state: TrainState
+    dataset: Dataset
+    images: torch.Tensor  # (N, C, H, W) uint8 on the training device
+    batches: BatchSampler
+    last_step: int | None
+    budget_s: float
+    meta: dict
+    fixed: dict  # the knowledge of the sample grids, by kind
+    evaluation: PeriodicEvaluation | None
+
+    def sampler_api(self) -> Generator:
+        """The EMA generator behind the sampling API (what `knowgen.load` would return)."""
+        return wrap(self.state.ema.model, self.meta | {"model": self.meta["config"]["model"]})
+
+
+def build_run(
+    cfg: RunConfig, run_dir: Path, resume: bool, overwrite: bool, dataset: Dataset | None,
     world: World,
-) -> TrainState:
+) -> Run:  # fmt: skip
+    """Prepare the run directory, load the data, draw its knowledge, build models, optimizers,
+    EMA and teacher (or restore them from the newest checkpoint), and the periodic evaluation."""
     if world.is_main:
         prepare_run_dir(run_dir, cfg, resume, overwrite)
     world.barrier()  # the others read the run directory rank 0 prepared
@@ -249,79 +235,55 @@ def _train(
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     device = resolve_device(cfg.train.device, world)
     num_classes = len(dataset.class_names) if dataset.labels is not None else 0
-    text = None
-    if cfg.model.condition == "text":
-        bank, keep = caption_bank_for(dataset, cfg.data.captions)
-        dataset = dataset.subset(keep) if keep is not None else dataset
-        text = load_text_conditions(cfg.model.text_model, bank, device)
-        log.info(
-            "text conditions: %d training and %d held-out captions",
-            int((~bank.held_out).sum()),
-            int(bank.held_out.sum()),
-        )
-    fused = None
-    if cfg.model.condition == "fusion":
-        if cfg.data.holdout_pairs:  # never train on the held-out (class, colour) pairs
-            held = held_out(dataset, cfg.data.holdout_pairs)
-            dataset = dataset.subset((~held).nonzero().flatten())
-            pairs = len(cfg.data.holdout_pairs)
-            log.info("held out %d training images of %d pairs", int(held.sum()), pairs)
-        fused = FusedConditions(
-            dataset,
-            cfg.model.fusion_kinds,
-            cfg.model.condition_dropout,
-            device,
-            cfg.model.text_model,
-            cfg.model.single_kind_prob,
-        )
+    dataset, conditioning = training_conditions(cfg.model, cfg.data, dataset, device)
     teacher = None
     if cfg.transfer.mode != "none":
         teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
         log.info("transfer %s from teacher %s", cfg.transfer.mode, teacher.key)
-    state = init_state(
-        cfg.model, cfg.train, dataset.image_shape, device, num_classes, cfg.transfer, teacher, world
-    )
-    state.text = text
-    state.fused = fused
-    metrics = MetricsLog(run_dir, cfg.train.tensorboard) if world.is_main else SilentLog()
+    state = init_state(cfg.model, cfg.train, dataset.image_shape, device, num_classes,
+                       cfg.transfer, teacher, world, conditioning)  # fmt: skip
     if resume:  # every rank restores the same checkpoint: identical weights, RNG and step
-        checkpoint = latest_checkpoint(run_dir)
-        restore_state(state, load_checkpoint(checkpoint))
-        metrics.truncate_after(state.step)
+        restore_state(state, load_checkpoint(latest_checkpoint(run_dir)))
         log.info("resumed %s at step %d", run_dir, state.step)
-
     evaluates = (cfg.eval.every_steps or cfg.eval.every_minutes) and world.is_main
-    evaluation = PeriodicEvaluation(cfg, run_dir, state.elapsed_s) if evaluates else None
-    images = dataset.images.to(device)
-    labels = dataset.labels.to(device) if state.num_classes else None
-    groups = None  # text: each real image's caption group (its class, or itself)
-    if text is not None:
-        by_class = text.bank.groups_are_classes
-        groups = (
-            dataset.labels.to(device) if by_class else torch.arange(len(dataset), device=device)
-        )
-    sampler = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.train.seed)
-    last_step = stop_step(cfg, sampler.batches_per_epoch)
-    budget_s = cfg.train.minutes * 60 if cfg.train.minutes is not None else math.inf
-    noise = fixed_noise(cfg.train.num_samples, state.z_dim, device)
-    noise_cond = fixed_conditions(cfg.train.num_samples, state)
+    batches = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.train.seed)
     meta = {
         "config": config_to_dict(cfg),
         "image_shape": list(dataset.image_shape),
         "class_names": list(dataset.class_names),
         "world_size": world.size,
     }
-    train_cfg = cfg.train
-    memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
-    progress = tqdm(
-        total=last_step,
-        initial=state.step,
-        unit="step",
-        dynamic_ncols=True,
-        mininterval=1.0 if sys.stderr.isatty() else 30.0,
-        desc=run_dir.name,
-        disable=not world.is_main,
+    fixed = conditioning.fixed(cfg.train.num_samples) or {}
+    kinds = accepted_kinds(cfg.model)
+    return Run(
+        cfg=cfg,
+        dir=run_dir,
+        world=world,
+        state=state,
+        dataset=dataset,
+        images=dataset.images.to(device),
+        batches=batches,
+        last_step=stop_step(cfg, batches.batches_per_epoch),
+        budget_s=cfg.train.minutes * 60 if cfg.train.minutes is not None else math.inf,
+        meta=meta,
+        fixed={kind: value for kind, value in fixed.items() if kind in kinds},
+        evaluation=PeriodicEvaluation(cfg, run_dir, state.elapsed_s) if evaluates else None,
     )
+
+
+def _train(
+    cfg: RunConfig, run_dir: Path, resume: bool, overwrite: bool, dataset: Dataset | None,
+    world: World,
+) -> TrainState:  # fmt: skip
+    run = build_run(cfg, run_dir, resume, overwrite, dataset, world)
+    state, train_cfg = run.state, cfg.train
+    metrics = MetricsLog(run_dir, train_cfg.tensorboard) if world.is_main else SilentLog()
+    if resume:
+        metrics.truncate_after(state.step)
+    memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
+    progress = tqdm(total=run.last_step, initial=state.step, unit="step", dynamic_ncols=True,
+                    mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=run_dir.name,
+                    disable=not world.is_main)  # fmt: skip
     window = LogWindow(train_cfg.batch_size)
 
     def publish(write) -> None:
@@ -331,59 +293,45 @@ def _train(
             write()
 
     def save() -> None:
-        publish(lambda: save_checkpoint(state, meta, run_dir, train_cfg.keep_checkpoints))
-
-    def sample() -> None:
-        publish(lambda: write_samples(state, noise, noise_cond, run_dir, metrics))
+        publish(lambda: save_checkpoint(state, run.meta, run_dir, train_cfg.keep_checkpoints))
 
     try:
         with graceful_stop() as stop:
             step_start = time.perf_counter()
-            for global_index in sampler.iter_from(state.step):
-                done = last_step is not None and state.step >= last_step
-                if world.agree(done or state.elapsed_s >= budget_s or stop["stop"]):
+            for global_index in run.batches.iter_from(state.step):
+                done = run.last_step is not None and state.step >= run.last_step
+                if world.agree(done or state.elapsed_s >= run.budget_s or stop["stop"]):
                     break
+                # conditions are drawn for the global batch, then sliced: see World
+                real_cond = world.shard_conditions(state.conditioning.for_real(global_index))
+                mismatched = world.shard_conditions(state.conditioning.mismatched(global_index))
                 index = world.shard(global_index)
-                real_cond, mismatched = None, None
-                if fused is not None:
-                    real_cond = world.shard_conditions(fused.for_real(global_index))
-                elif text is not None:  # drawn for the global batch, then sliced: see World
-                    real_cond = world.shard_conditions(text.for_real(groups[global_index]))
-                    mismatched = world.shard_conditions(text.mismatched(groups[global_index]))
-                elif labels is not None:
-                    real_cond = {"class": labels[index]}
-                real = to_float(images[index]).contiguous(memory_format=memory_format)
+                real = to_float(run.images[index]).contiguous(memory_format=memory_format)
                 window.add(train_step(state, real, cfg, real_cond, mismatched))
                 progress.update(1)
                 if state.step % train_cfg.log_every == 0:
-                    record = world.average_scalars(window.flush())
-                    record["elapsed_s"] = state.elapsed_s
+                    record = world.average_scalars(window.flush()) | {"elapsed_s": state.elapsed_s}
                     metrics.scalars(state.step, record)
-                    progress.set_postfix(
-                        d=f"{record.get('d_adv', 0):.3f}",
-                        g=f"{record.get('g_adv', 0):.3f}",
-                        img_s=f"{record['images_per_s']:.0f}",
-                    )
+                    progress.set_postfix(d=f"{record.get('d_adv', 0):.3f}",
+                                         g=f"{record.get('g_adv', 0):.3f}",
+                                         img_s=f"{record['images_per_s']:.0f}")  # fmt: skip
                 if state.step % train_cfg.sample_every == 0:
-                    sample()
+                    publish(lambda: write_samples(run, metrics))
                 if state.step % train_cfg.checkpoint_every == 0:
                     save()
                 now = time.perf_counter()
                 state.elapsed_s += now - step_start
-                if evaluation is not None and evaluation.due(state):
-                    metrics.scalars(state.step, evaluation(state, meta))
-                    # evaluation time is not training time: the clocks skip it
-                    window.pause(time.perf_counter() - now)
+                if run.evaluation is not None and run.evaluation.due(state):
+                    metrics.scalars(state.step, run.evaluation(state, run.meta, run.sampler_api()))
+                    window.pause(time.perf_counter() - now)  # evaluation is not training time
                     now = time.perf_counter()
                 step_start = now
-        final_checkpoint = latest_checkpoint(run_dir)
-        saved = final_checkpoint is not None and final_checkpoint.name.endswith(
-            f"{state.step:07d}.pt"
-        )
+        final = latest_checkpoint(run_dir)
+        saved = final is not None and final.name.endswith(f"{state.step:07d}.pt")
         if not world.agree(saved):  # rank 0 wrote it: its view decides
             save()
         if state.step % train_cfg.sample_every != 0:
-            sample()
+            publish(lambda: write_samples(run, metrics))
     finally:
         progress.close()
         metrics.close()
@@ -392,7 +340,9 @@ def _train(
 
 
 def check_finite(logs: dict[str, torch.Tensor], step: int) -> None:
-    """Stop the run on the first NaN/inf loss term, naming it."""
+    """Stop the run on the first NaN/inf loss term, naming it (one synchronisation per step)."""
+    if bool(torch.stack([v.detach().float() for v in logs.values()]).isfinite().all()):
+        return
     for name, value in logs.items():
         if not math.isfinite(float(value)):
             raise NonFiniteLossError(

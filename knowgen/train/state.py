@@ -9,11 +9,9 @@ import torch
 from torch import nn
 
 from knowgen.knowledge import placeholder_conditions
-from knowgen.knowledge.fusion import FusedConditions
-from knowgen.knowledge.text import TextConditions
+from knowgen.knowledge.conditioning import NoConditions, TrainingConditions, condition_classes
 from knowgen.models import ModelConfig, build_discriminator, build_generator
-from knowgen.models.registry import condition_classes
-from knowgen.represent.codes import QHead
+from knowgen.models.codes import LatentCodes, QHead
 from knowgen.train.config import TrainConfig
 from knowgen.train.distributed import World
 from knowgen.train.ema import EMA
@@ -37,10 +35,9 @@ class TrainState:
     device: torch.device
     step: int = 0
     elapsed_s: float = 0.0  # training wall time so far, over all resumes
-    num_classes: int = 0  # classes the networks are conditioned on (0 = unconditional)
     teacher: nn.Module | None = None  # frozen teacher for transfer.mode="feature-matching"
-    text: TextConditions | None = None  # caption embeddings of a text-conditional run
-    fused: FusedConditions | None = None  # class/hue/structure of a fusion run's images
+    conditioning: TrainingConditions = field(default_factory=NoConditions)  # what is drawn
+    codes: LatentCodes = field(default_factory=LatentCodes)  # InfoGAN codes (empty: none)
     world: World = field(default_factory=World)  # this process among data-parallel ranks
     precision: str = "fp32"  # autocast dtype of forward passes
     scaler_d: torch.amp.GradScaler | None = None  # fp16 only: loss scaling per optimizer
@@ -85,17 +82,17 @@ def init_state(
     transfer: TransferConfig | None = None,
     teacher: Teacher | None = None,
     world: World | None = None,
+    conditioning: TrainingConditions | None = None,
 ) -> TrainState:
     """Fresh models and optimizers, seeded by `train_cfg.seed`; `num_classes` is the dataset's
-    (used when the model is conditional); `teacher` serves `transfer.mode`."""
+    (used when the model is conditional); `teacher` serves `transfer.mode`; `conditioning` draws
+    the knowledge of each batch (default: none)."""
     torch.manual_seed(train_cfg.seed)
     k = condition_classes(model_cfg, num_classes)
     generator = build_generator(model_cfg, image_shape, num_classes).to(device)
     mode = transfer.mode if transfer is not None else "none"
     if mode != "none" and teacher is None:
         raise ValueError(f"transfer.mode={mode!r} needs a teacher")
-    if mode == "projected" and model_cfg.condition == "text":
-        raise ValueError("transfer.mode='projected' is not available for text conditioning yet")
     if mode == "projected":
         discriminator = ProjectedDiscriminator(
             teacher.net,
@@ -128,7 +125,8 @@ def init_state(
         opt_g=torch.optim.Adam(generator.parameters(), lr=train_cfg.lr_g, betas=train_cfg.betas),
         opt_d=torch.optim.Adam(trainable_d, lr=train_cfg.lr_d, betas=train_cfg.betas),
         device=device,
-        num_classes=k,
+        conditioning=conditioning or NoConditions(),
+        codes=model_cfg.codes,
         teacher=teacher.net.to(device) if mode == "feature-matching" else None,
         world=world or World(),
         precision=train_cfg.precision,

@@ -23,22 +23,10 @@ from knowgen.losses import (
     gradient_penalty,
     r1_penalty,
 )
+from knowgen.models.codes import CodeTargets, clustering_loss, information_loss
 from knowgen.models.layers import Judgement
-from knowgen.represent.codes import CodeTargets, clustering_loss, information_loss
 from knowgen.train.state import TrainState
 from knowgen.transfer import feature_matching_loss
-
-
-def sample_conditions(state: TrainState, batch_size: int) -> Conditions | None:
-    """Conditions for a generated batch: training captions of uniformly drawn classes (or
-    images), uniform classes, or None for an unconditional run."""
-    if state.text is not None:
-        return state.text.for_fake(batch_size)
-    if state.fused is not None:
-        return state.fused.for_fake(batch_size)
-    if not state.num_classes:
-        return None
-    return {"class": torch.randint(state.num_classes, (batch_size,), device=state.device)}
 
 
 class FakeBatch(NamedTuple):
@@ -55,8 +43,8 @@ def generate_fake(state: TrainState, batch_size: int, with_grad: bool) -> FakeBa
     batch's noise and conditions and keeps its slice (see `knowgen.train.distributed`)."""
     world = state.world
     z = world.shard(torch.randn(batch_size, state.z_dim, device=state.device))
-    cond = world.shard_conditions(sample_conditions(state, batch_size))
-    codes = state.generator.code_targets(z) if hasattr(state.generator, "code_targets") else None
+    cond = world.shard_conditions(state.conditioning.for_fake(batch_size))
+    codes = state.generator.code_targets(z) if state.codes else None
     with torch.set_grad_enabled(with_grad):
         return FakeBatch(state.generator(z, cond), cond, codes)
 

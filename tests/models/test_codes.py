@@ -7,7 +7,7 @@ from knowgen.config import resolve_config
 from knowgen.data import load_dataset
 from knowgen.images import to_float
 from knowgen.models import ModelConfig, build_discriminator, build_generator
-from knowgen.represent.codes import LatentCodes, information_loss, traverse_code
+from knowgen.models.codes import LatentCodes, information_loss, traverse_code
 from knowgen.train.state import init_state
 from knowgen.train.steps import d_step, generate_fake, information_term
 from tests.conftest import TINY
@@ -114,7 +114,7 @@ def test_traversal_varies_only_the_chosen_code():
 def test_clustering_loss_prefers_confident_balanced_assignments():
     import math
 
-    from knowgen.represent.codes import clustering_loss
+    from knowgen.models.codes import clustering_loss
 
     confident_balanced = torch.eye(4).repeat(8, 1) * 30
     uniform = torch.zeros(32, 4)

@@ -101,6 +101,11 @@ class InfoGenerator(nn.Module):
         self.noise_dim = self.z_dim - codes.slots
         self.num_classes = int(getattr(base, "num_classes", 0))
 
+    @property
+    def encoder(self) -> nn.Module | None:
+        """The base generator's knowledge encoder: codes add no knowledge of their own."""
+        return getattr(self.base, "encoder", None)
+
     def forward(self, z: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         noise, slots = z[:, : self.noise_dim], z[:, self.noise_dim :]
         return self.base(torch.cat([noise, self.codes.as_inputs(slots)], dim=1), cond)

@@ -1,0 +1,298 @@
+"""The one way to sample: `load(path)` -> a `Generator` that makes images from any knowledge it
+was trained with, given the way a person would give it.
+
+```python
+g = knowgen.load("runs/fusion")          # a run directory, a checkpoint or an export folder
+g.kinds                                   # ('class', 'hue', 'structure')
+g.sample(8, class_="dress", color="red").save_grid("dresses.png")
+```
+
+The CLI, evaluation, training's sample grids, serving and the benchmarks all come through here;
+none of them builds condition tensors itself. Exports are safetensors + JSON, checkpoints are read
+with `weights_only=True`: no path through this module unpickles code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from knowgen.checkpoint import latest_checkpoint, load_checkpoint
+from knowgen.config import section_from_dict
+from knowgen.images import display_scale, save_grid, to_uint8
+from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance
+from knowgen.knowledge.encoders import Conditions
+from knowgen.knowledge.kinds import KINDS, KindContext, KnowledgeError, kind_named, public_name
+from knowgen.models import ModelConfig, build_generator
+
+EXPORT_FORMAT_VERSION = 1
+WEIGHTS_NAME = "generator.safetensors"
+META_NAME = "generator.json"
+MAX_BATCH = 500  # images per forward pass
+
+
+@dataclass
+class Samples:
+    """Generated images: uint8 (N, C, H, W), and a label per grid row when rows were asked for."""
+
+    images: torch.Tensor
+    row_labels: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def numpy(self) -> np.ndarray:
+        """The images as a uint8 array (N, C, H, W)."""
+        return self.images.numpy()
+
+    def pil(self) -> list:
+        """One PIL image per sample (grey images as mode L, colour as RGB)."""
+        from PIL import Image
+
+        pixels = self.images.permute(0, 2, 3, 1).numpy()
+        return [Image.fromarray(p[..., 0] if p.shape[-1] == 1 else p) for p in pixels]
+
+    def save_grid(
+        self, path: str | Path, nrow: int | None = None, scale: int | None = None
+    ) -> Path:
+        """A PNG grid of the samples (rows labelled when they have labels). Returns the path."""
+        path = Path(path)
+        scale = scale or display_scale(self.images.shape[-1])
+        if self.row_labels:
+            nrow = nrow or len(self.images) // len(self.row_labels)
+        save_grid(self.images, path, nrow=nrow, scale=scale)
+        if self.row_labels:
+            from PIL import Image
+
+            from knowgen.images import label_rows
+
+            with Image.open(path) as picture:
+                height = self.images.shape[-2] * scale
+                labelled = label_rows(picture.copy(), self.row_labels, height, pad=2)
+            labelled.save(path)
+        return path
+
+    def save_pngs(self, folder: str | Path) -> list[Path]:
+        """One PNG per sample, `000000.png`, ... in `folder` (created)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / f"{i:06d}.png" for i in range(len(self))]
+        for picture, path in zip(self.pil(), paths, strict=True):
+            picture.save(path)
+        return paths
+
+    @staticmethod
+    def rows(parts: list[Samples], labels: list[str]) -> Samples:
+        """Samples of several requests, one labelled grid row each."""
+        return Samples(torch.cat([p.images for p in parts]), labels)
+
+
+class Generator:
+    """A trained generator (EMA weights, eval mode) and what it was trained with.
+
+    Attributes:
+        kinds: the kinds of knowledge `sample` accepts (`class`, `text`, `hue`, ...).
+        class_names: the dataset's classes (for `class_=` by name).
+        image_shape: (C, H, W) of every sample.
+        codes: InfoGAN codes by name ("c1": "categorical (10 values)"); empty without codes.
+        network: the `nn.Module`, for those who need the tensors.
+    """
+
+    def __init__(self, network: nn.Module, meta: dict[str, Any]) -> None:
+        self.network = network
+        self.meta = meta
+        self.config = section_from_dict(ModelConfig, meta["model"], "model")
+        self.class_names: list[str] = list(meta.get("class_names", []))
+        self.image_shape = tuple(int(s) for s in meta["image_shape"])
+        self.kinds = accepted_kinds(self.config)
+        codes = self.config.codes
+        self.codes = dict(zip(codes.names(), [d.split(": ", 1)[1] for d in codes.describe()],
+                              strict=True))  # fmt: skip
+        self.takes_guidance = takes_guidance(self.config)
+        self.context = KindContext(
+            tuple(self.class_names),
+            image_side=self.image_shape[-1],
+            text_model=self.config.text_model,
+            text_dim=self.config.text_dim,
+        )
+
+    def __repr__(self) -> str:
+        kinds = ", ".join(public_name(k) for k in self.kinds) or "unconditional"
+        return f"Generator({self.config.name}, {self.image_shape}, knowledge: {kinds})"
+
+    @property
+    def z_dim(self) -> int:
+        return int(self.network.z_dim)
+
+    def conditions(
+        self, num: int, guidance: float | None = None, **knowledge: Any
+    ) -> Conditions | None:
+        """The condition tensors that ask for `num` images of `knowledge` (see `sample`)."""
+        given = {}
+        for keyword, value in knowledge.items():
+            if value is None:
+                continue
+            kind = kind_named(keyword, self.kinds)
+            if kind in given:
+                raise KnowledgeError(f"{public_name(kind)} given twice (as {keyword!r})")
+            given[kind] = KINDS[kind].parse(value, num, self.context)
+        return request(self.config, self.network, given, num, guidance)
+
+    @torch.no_grad()
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        guidance: float | None = None,
+        codes: Mapping[str, float] | None = None,
+        **knowledge: Any,
+    ) -> Samples:
+        """`n` images of the given knowledge, the same for the same seed and knowledge.
+
+        Args:
+            n: how many images (>= 1).
+            seed: the noise seed; rows asked with the same seed share their noise.
+            guidance: fusion only: how strongly the given knowledge is followed (1 = as trained,
+                above 1 pushes past it, like classifier-free guidance; 0..10).
+            codes: InfoGAN codes to fix, by name: {"c1": 3} (a category), {"c2": 0.5} (a value).
+            **knowledge: any subset of `kinds`: `class_="dress"` (name or index, or a list of n),
+                `text="a light summer frock"`, `color="#c0392b"` or `"red"`, `structure=` a PNG
+                path / PIL image / array / 7x7 grid, `size=0.9`, `rotation=0.5`,
+                `position=(0.2, 0.8)`. Tensors already in the encoder's form pass unchanged.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise KnowledgeError(f"n must be a positive integer, got {n!r}")
+        cond = self.conditions(n, guidance, **knowledge)
+        rng = torch.Generator().manual_seed(seed)
+        device = next(self.network.parameters()).device
+        out = []
+        for start in range(0, n, MAX_BATCH):
+            z = torch.randn(min(MAX_BATCH, n - start), self.z_dim, generator=rng)
+            if codes:
+                z = self._with_codes(z, codes)
+            part = None
+            if cond is not None:
+                part = {k: v[start : start + len(z)].to(device) for k, v in cond.items()}
+            out.append(to_uint8(self.network(z.to(device), part)).cpu())
+        return Samples(torch.cat(out))
+
+    def _with_codes(self, z: torch.Tensor, codes: Mapping[str, float]) -> torch.Tensor:
+        """z with the named InfoGAN codes fixed (the others as drawn)."""
+        if not self.codes:
+            raise KnowledgeError("this generator has no InfoGAN codes (model.info_*)")
+        layout = self.config.codes
+        names = layout.names()
+        categories: list[torch.Tensor | None] = [None] * len(layout.categorical)
+        _, continuous = self.network.code_targets(z)
+        continuous = continuous.clone()
+        for name, value in codes.items():
+            if name not in names:
+                raise KnowledgeError(f"unknown code {name!r}; this generator has {self.codes}")
+            index = names.index(name)
+            if index < len(layout.categorical):
+                size = layout.categorical[index]
+                if not (isinstance(value, int) and 0 <= value < size):
+                    raise KnowledgeError(f"code {name} takes an integer in 0..{size - 1}")
+                categories[index] = torch.full((len(z),), value)
+            else:
+                continuous[:, index - len(layout.categorical)] = float(value)
+        return self.network.latent(z, categories, continuous)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self.network.state_dict()
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the export: `generator.safetensors` + `generator.json`. Returns the folder."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        weights = {k: v.contiguous() for k, v in self.network.state_dict().items()}
+        save_file(weights, str(folder / WEIGHTS_NAME))
+        meta = {"format_version": EXPORT_FORMAT_VERSION} | {
+            k: v for k, v in self.meta.items() if k != "format_version"
+        }
+        (folder / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        return folder
+
+
+def load(path: str | Path) -> Generator:
+    """The generator stored at `path`: an export folder (or its .safetensors file), a run
+    directory (its newest checkpoint's EMA weights) or a checkpoint file. On the CPU, eval mode."""
+    meta, weights = read_generator_source(Path(path))
+    model_cfg = section_from_dict(ModelConfig, meta["model"], "model")
+    class_names = list(meta.get("class_names", []))
+    network = build_generator(model_cfg, tuple(meta["image_shape"]), len(class_names))
+    try:
+        network.load_state_dict(weights)
+    except RuntimeError as err:
+        raise ValueError(f"{path}: weights do not match model {model_cfg.name!r} ({err})") from None
+    return Generator(network.eval(), meta)
+
+
+def export_generator(run_dir: Path, out_dir: Path | None = None) -> Path:
+    """Write the newest checkpoint's EMA generator of `run_dir` to `out_dir` (default
+    `run_dir/export`). Returns the folder."""
+    run_dir = Path(run_dir)
+    if latest_checkpoint(run_dir) is None:
+        raise FileNotFoundError(f"{str(run_dir)!r} has no checkpoints to export")
+    return load(run_dir).save(Path(out_dir) if out_dir else run_dir / "export")
+
+
+def read_generator_source(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(meta, EMA generator state dict) from an export, a run directory or a checkpoint file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run dir or an export)")
+    if path.is_file() and path.suffix == ".safetensors":
+        path = path.parent
+    if path.is_dir() and (path / META_NAME).is_file():
+        return _read_export(path)
+    if path.is_dir():
+        checkpoint = latest_checkpoint(path)
+        if checkpoint is None:
+            raise FileNotFoundError(
+                f"{str(path)!r} holds neither {META_NAME} nor checkpoints/step-*.pt"
+            )
+        path = checkpoint
+    payload = load_checkpoint(path)
+    meta = {
+        "model": payload["config"]["model"],
+        "data": payload["config"]["data"],
+        "image_shape": payload["image_shape"],
+        "class_names": payload["class_names"],
+        "step": payload["step"],
+        "source": str(path),
+    }
+    return meta, payload["ema_generator"]
+
+
+def _read_export(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    try:
+        meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{folder / META_NAME}: not valid JSON ({err})") from None
+    if meta.get("format_version") != EXPORT_FORMAT_VERSION:
+        raise ValueError(
+            f"{folder / META_NAME}: unsupported export format {meta.get('format_version')}"
+        )
+    weights_path = folder / WEIGHTS_NAME
+    if not weights_path.is_file():
+        raise FileNotFoundError(f"{weights_path} is missing")
+    try:
+        weights = load_file(str(weights_path))
+    except Exception as err:
+        raise ValueError(f"{weights_path} is unreadable or corrupt ({err})") from None
+    return meta, weights
+
+
+def wrap(network: nn.Module, meta: dict[str, Any]) -> Generator:
+    """A `Generator` around a network in memory (training's EMA generator); `meta` holds
+    `model` (its config as a dict), `image_shape` and `class_names`."""
+    return Generator(network, meta)
