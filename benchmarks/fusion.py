@@ -72,14 +72,15 @@ def run_mode(
 
 def score_run(preset: str, mode: str, eval_cfg) -> dict:
     """Score a finished run again (e.g. at another guidance scale)."""
+    import knowgen
     from knowgen.config import resolve_config
-    from knowgen.export import load_generator_and_meta
     from knowgen.metrics.evaluate import evaluate_generator
 
-    generator, meta = load_generator_and_meta(RESULTS / preset / mode)
+    generator = knowgen.load(RESULTS / preset / mode)
     data = resolve_config(preset).data
     label = mode if eval_cfg.guidance == 1.0 else f"{mode}, guidance {eval_cfg.guidance:g}"
-    return {"mode": label, "step": meta["step"]} | evaluate_generator(generator, data, eval_cfg)
+    step = generator.meta["step"]
+    return {"mode": label, "step": step} | evaluate_generator(generator, data, eval_cfg)
 
 
 TEXT_PICTURE = {  # descriptions for the text-alone picture, in the captions' own words
@@ -96,23 +97,23 @@ def write_pictures(run_dir: Path, prefix: str) -> list[Path]:
     guidance scale along the rows."""
     import torch
 
-    from knowgen.cli.sample import write_fusion_rows
+    import knowgen
+    from knowgen.cli.sample import knowledge_options, write_rows
     from knowgen.data import DataConfig, load_dataset
     from knowgen.data.color import structure_mask
-    from knowgen.export import load_generator_and_meta
     from knowgen.images import save_grid
     from knowgen.knowledge.fusion import HUE_BINS
 
-    generator, meta = load_generator_and_meta(run_dir)
-    side = int(meta["image_shape"][-1])
+    generator = knowgen.load(run_dir)
+    meta = generator.meta
     out = DOCS / "images"
     pictures = []
 
     def picture(name: str, classes=(), colours=(), structures=(), texts=(), guidance=(),
                 attributes=()) -> None:  # fmt: skip
         path = out / f"{prefix}-{name}.png"
-        write_fusion_rows(generator, list(classes), list(colours), list(structures), list(texts),
-                          list(guidance), side, 8, 0, path, None, list(attributes))  # fmt: skip
+        options = knowledge_options(classes, colours, structures, texts, attributes)
+        write_rows(generator, options, list(guidance), 8, 0, path, None)
         pictures.append(path)
 
     picture("class-alone", classes=generator.class_names)
@@ -132,12 +133,12 @@ def write_pictures(run_dir: Path, prefix: str) -> list[Path]:
         picture("heldout-pairs", sorted({c for c, _ in pairs}), sorted({c for _, c in pairs}))
     first_class, first_colour = pairs[0] if pairs else (generator.class_names[0], "red")
     picture("guidance", [first_class], [first_colour], structures[:1], (), [0.0, 1.0, 1.5, 2.0])
-    if "text" in generator.encoder.kinds:
+    if "text" in generator.kinds:
         picture("text-alone", texts=TEXT_PICTURE[meta["data"]["name"]])
     for kind in ("size", "rotation"):  # attribute kinds: the value along the rows
-        if kind in generator.encoder.kinds:
+        if kind in generator.kinds:
             picture(f"{kind}-alone", attributes=[f"{kind}={v}" for v in (0.1, 0.5, 0.9)])
-    if "position" in generator.encoder.kinds:
+    if "position" in generator.kinds:
         places = ["position=0.1,0.1", "position=0.9,0.1", "position=0.5,0.5", "position=0.1,0.9"]
         picture("position-alone", attributes=places)
     return pictures

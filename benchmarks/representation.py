@@ -50,16 +50,14 @@ def train_preset(preset: str, minutes: float) -> Path:
 
 def write_traversals(run_dir: Path) -> None:
     """One traversal picture per code into docs/ (the same as `knowgen traverse`)."""
+    import knowgen
     from knowgen.cli.sample import write_row_labels
-    from knowgen.export import load_generator
     from knowgen.images import display_scale, save_grid, to_uint8
     from knowgen.models.codes import traverse_code
 
-    generator = load_generator(run_dir)
-    if not hasattr(generator, "codes"):
-        return
-    for code in generator.codes.names():
-        images, labels = traverse_code(generator, code, samples=10, steps=9, span=2.0)
+    generator = knowgen.load(run_dir)
+    for code in generator.codes:
+        images, labels = traverse_code(generator.network, code, samples=10, steps=9, span=2.0)
         out = DOCS / "images" / f"infogan-traverse-{code}.png"
         scale = display_scale(images.shape[-1])
         save_grid(to_uint8(images), out, nrow=10, scale=scale)

@@ -128,12 +128,12 @@ def quality(minutes: float, num_samples: int) -> dict:
 
 
 def write_prompt_picture(run_dir: Path) -> Path:
-    from knowgen.cli.sample import write_prompt_rows
-    from knowgen.export import load_generator_and_meta
+    import knowgen
+    from knowgen.cli.sample import knowledge_options, write_rows
 
-    generator, meta = load_generator_and_meta(run_dir)
+    generator = knowgen.load(run_dir)
     out = DOCS / "images" / "text-prompts.png"
-    write_prompt_rows(generator, meta, DOC_PROMPTS, 10, 0, out, None)
+    write_rows(generator, knowledge_options([], [], [], DOC_PROMPTS, []), [], 10, 0, out, None)
     return out
 
 

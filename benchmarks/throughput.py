@@ -29,11 +29,11 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
-from knowgen.config import resolve_config  # noqa: E402
+from knowgen.config import config_to_dict, resolve_config  # noqa: E402
 from knowgen.data import DataConfig, load_dataset  # noqa: E402
-from knowgen.export import generate  # noqa: E402
 from knowgen.images import to_float  # noqa: E402
 from knowgen.models import build_discriminator, build_generator  # noqa: E402
+from knowgen.sampling import wrap  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 from knowgen.train.state import init_state  # noqa: E402
 from knowgen.train.steps import d_step, g_step, generate_fake  # noqa: E402
@@ -165,10 +165,12 @@ def loader_ms_per_batch(dataset, batch_size: int, batches: int = 60) -> float:
 
 
 def sampling_rate(dataset, cfg, num: int = 5000) -> float:
-    generator = build_generator(cfg.model, dataset.image_shape).eval()
-    generate(generator, 500)
+    network = build_generator(cfg.model, dataset.image_shape).eval()
+    meta = {"model": config_to_dict(cfg)["model"], "image_shape": list(dataset.image_shape)}
+    generator = wrap(network, meta)  # what knowgen.load returns, without a file
+    generator.sample(500)
     start = time.perf_counter()
-    generate(generator, num)
+    generator.sample(num)
     return num / (time.perf_counter() - start)
 
 

@@ -26,12 +26,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from knowgen.checkpoint import latest_checkpoint, load_checkpoint
-from knowgen.config import section_from_dict
 from knowgen.images import display_scale, save_grid, to_uint8
 from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance
 from knowgen.knowledge.encoders import Conditions
 from knowgen.knowledge.kinds import KINDS, KindContext, KnowledgeError, kind_named, public_name
 from knowgen.models import ModelConfig, build_generator
+from knowgen.sections import section_from_dict
 
 EXPORT_FORMAT_VERSION = 1
 WEIGHTS_NAME = "generator.safetensors"

@@ -176,11 +176,11 @@ def write_row_labels(out: Path, labels: list[str], row_height: int) -> None:
 
 def write_class_rows(meta: dict, images, per_class: int, out: Path, scale: int) -> None:
     """One row per evaluator class, labelled, for unconditional generators."""
-    from knowgen.config import section_from_dict
     from knowgen.data import DataConfig
     from knowgen.images import arrange_by_class
     from knowgen.metrics.evaluator import load_or_train_evaluator
     from knowgen.metrics.features import extract_features
+    from knowgen.sections import section_from_dict
 
     evaluator = load_or_train_evaluator(section_from_dict(DataConfig, meta["data"], "data"))
     predicted = extract_features(evaluator, images).logits.argmax(1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from knowgen.cache import cache_dir
+from knowgen.data.dataset import Dataset
 from knowgen.data.idx import read_idx
 
 log = logging.getLogger(__name__)
@@ -60,38 +61,6 @@ class DataConfig:
             raise ValueError(f"data.image_size must be in [4, 1024], got {self.image_size}")
         if self.channels not in (None, 1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {self.channels}")
-
-
-@dataclass
-class Dataset:
-    """Images as one uint8 tensor (N, C, H, W) with optional integer labels and class names."""
-
-    images: torch.Tensor
-    labels: torch.Tensor | None = None
-    class_names: list[str] = field(default_factory=list)
-    name: str = ""
-    files: list[str] = field(default_factory=list)  # folder: each image's path, relative
-    attributes: dict[str, torch.Tensor] = field(default_factory=dict)  # known factors, (N,) each
-
-    def subset(self, index: torch.Tensor) -> Dataset:
-        """The images at `index` (with their labels, paths and attributes)."""
-        labels = self.labels[index] if self.labels is not None else None
-        files = [self.files[i] for i in index.tolist()] if self.files else []
-        attributes = {k: v[index] for k, v in self.attributes.items()}
-        return Dataset(self.images[index], labels, self.class_names, self.name, files, attributes)
-
-    def __post_init__(self) -> None:
-        assert self.images.dtype == torch.uint8 and self.images.ndim == 4
-        assert self.labels is None or len(self.labels) == len(self.images)
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    @property
-    def image_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of every image."""
-        c, h, w = self.images.shape[1:]
-        return int(c), int(h), int(w)
 
 
 def find_fashion_mnist(explicit: str | None = None) -> Path:

@@ -16,7 +16,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from knowgen.cache import cache_dir
-from knowgen.data.datasets import Dataset
+from knowgen.data.dataset import Dataset
 
 log = logging.getLogger(__name__)
 

@@ -47,6 +47,11 @@ def takes_guidance(cfg: Any) -> bool:
     return cfg.condition == "fusion"
 
 
+def fusion_mode(cfg: Any) -> str:
+    """How G reads its knowledge: `model.fusion` for fused kinds; a single kind through FiLM."""
+    return cfg.fusion if cfg.condition == "fusion" else "film"
+
+
 def condition_classes(cfg: Any, num_classes: int) -> int:
     """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional.
     A text-conditional model is given no class, but its ACGAN head (if any) learns the classes."""
@@ -272,7 +277,7 @@ def request(
         return {"class": classes.long()}
     if cfg.condition == "text":
         if "text" not in given:
-            raise KnowledgeError("this generator is text-conditional: give text='a description'")
+            raise KnowledgeError("this generator is text-conditional: give a text (a description)")
         return {"text": given["text"]}
     cond = dict(given)
     if not cond:  # nothing given: every kind present but masked out (its null token)

@@ -331,7 +331,7 @@ class StructureKind:
             return array[None, None]
         if array.ndim in (2, 3):
             image = array if array.ndim == 2 else array.amax(-1)  # (H, W) or (H, W, C)
-            scale = 255.0 if float(image.max(initial=0)) > 1 else 1.0
+            scale = 255.0 if image.numel() and float(image.max()) > 1 else 1.0
             pixels = (image / scale * 255).round().clamp(0, 255).to(torch.uint8)
             return self.mask(Image.fromarray(pixels.numpy()), side)
         raise KnowledgeError(
@@ -445,11 +445,12 @@ def kind_named(keyword: str, accepted: Sequence[str]) -> str:
     """The kind a keyword names (`class_` -> "class", `color` -> "hue"), if the model accepts it."""
     name = KEYWORDS.get(keyword)
     if name is None or name not in accepted:
-        what = ", ".join(public_name(k) for k in accepted) or "no knowledge (unconditional)"
-        raise KnowledgeError(f"this generator does not take {keyword!r}; it accepts: {what}")
+        what = ", ".join(public_name(k) for k in accepted) or "nothing (an unconditional generator)"
+        given = keyword.removesuffix("_")
+        raise KnowledgeError(f"this generator does not take {given!r}; it accepts: {what}")
     return name
 
 
 def public_name(kind: str) -> str:
-    """The keyword a person uses for a kind (the hue is asked for as a colour)."""
-    return {"class": "class_", "hue": "color"}.get(kind, kind)
+    """What a person calls a kind (the hue is asked for as a colour)."""
+    return {"hue": "color"}.get(kind, kind)

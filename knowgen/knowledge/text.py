@@ -324,9 +324,9 @@ def load_text_conditions(
 def text_conditions_of_run(meta: dict) -> TextConditions:
     """The caption bank a text generator was trained with (rebuilt from its stored config and
     class names; embeddings from the cache), for evaluating or sampling it later."""
-    from knowgen.config import section_from_dict
     from knowgen.data import DataConfig, load_dataset
     from knowgen.knowledge.captions import class_caption_bank
+    from knowgen.sections import section_from_dict
 
     data_cfg = section_from_dict(DataConfig, meta["data"], "data")
     if data_cfg.captions:

@@ -198,7 +198,9 @@ def score_fusion(
     """Per-kind, joint, each-kind-alone and held-out-pair scores (`metrics.fusion`)."""
     from knowgen.metrics.fusion import score_fusion_generator
 
-    scores = score_fusion_generator(generator, data_cfg, cfg, evaluator, real)
+    classes = len(evaluator.class_names)
+    unconditional = lambda real, fake: score_features(real, fake, classes, cfg)  # noqa: E731
+    scores = score_fusion_generator(generator, data_cfg, cfg, evaluator, real, unconditional)
     return scores | comparison(cfg.num_samples, real, evaluator, cfg)
 
 

@@ -85,9 +85,11 @@ def score_fusion_generator(
     cfg: EvalConfig,
     evaluator,
     real: FeatureSet,
+    score_features,
 ) -> dict[str, Any]:
-    """Every kind given together (FID, per-kind and joint scores), each kind alone, and the
-    held-out (class, colour) pairs of `data_cfg.holdout_pairs`."""
+    """Every kind given together (`score_features(real, fake)`: FID and the rest; per-kind and
+    joint scores), each kind alone, and the held-out (class, colour) pairs of
+    `data_cfg.holdout_pairs`."""
     kinds = generator.kinds
     test = load_dataset(replace(data_cfg, split="test"))
     source = FusedConditions(test, kinds, 0.0, "cpu", generator.config.text_model)
@@ -117,11 +119,9 @@ def score_fusion_generator(
                 per_image[f"factor_{factor}_right"] = predicted == factor_truth[factor][index]
         return summarise(per_image), feats
 
-    from knowgen.metrics.evaluate import score_features
-
     seen = draw((~held).nonzero().flatten())
     obeys, feats = judge(seen, kinds)
-    scores = score_features(real, feats, len(evaluator.class_names), cfg) | obeys
+    scores = score_features(real, feats) | obeys
     if cfg.guidance != 1.0:
         scores["guidance"] = cfg.guidance
     # each factor classifier's accuracy on real test images: the most a generator can score

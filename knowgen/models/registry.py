@@ -9,7 +9,7 @@ from typing import Literal
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from knowgen.knowledge.conditioning import condition_classes, condition_encoder
+from knowgen.knowledge.conditioning import condition_classes, condition_encoder, fusion_mode
 from knowgen.models.codes import InfoGenerator, LatentCodes
 from knowgen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from knowgen.models.layers import ConditionalBatchNorm2d
@@ -72,7 +72,7 @@ class ModelConfig:
             )
         if self.text_noise < 0:
             raise ValueError(f"model.text_noise must be >= 0, got {self.text_noise}")
-        if self.aux_classifier and self.condition == "none":
+        if self.aux_classifier and not self.conditional:
             raise ValueError("model.aux_classifier needs a conditional model (model.condition)")
         try:
             codes = self.codes
@@ -108,7 +108,7 @@ GENERATORS: dict[str, Builder] = {
         cfg.attention,
         cfg.heads,
         encoder=condition_encoder(cfg, k, cfg.cond_dim, cfg.text_noise),
-        fusion=cfg.fusion if cfg.condition == "fusion" else "film",
+        fusion=fusion_mode(cfg),
     ),
 }
 

@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
+from knowgen import load
 from knowgen.cli import app
-from knowgen.export import generate, load_generator
 from tests.conftest import TINY
 
 runner = CliRunner()
@@ -37,8 +37,8 @@ def test_export_then_sample_round_trip(trained_run, tmp_path):
         "generator.safetensors",
         "generator.json",
     }
-    from_export = generate(load_generator(tmp_path / "export"), 8, seed=3)
-    from_run = generate(load_generator(trained_run), 8, seed=3)
+    from_export = load(tmp_path / "export").sample(8, seed=3).images
+    from_run = load(trained_run).sample(8, seed=3).images
     assert np.array_equal(from_export.numpy(), from_run.numpy())
 
     out, npy = tmp_path / "grid.png", tmp_path / "images.npy"
@@ -169,7 +169,7 @@ def test_sample_named_classes_one_row_each(conditional_run, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert np.load(npy).shape == (8, 1, 8, 8)
-    assert "4 samples of each of 2 class(es)" in result.output
+    assert "wrote 8 samples (4 per row)" in result.output
     width, height = Image.open(out).size
     assert height < 3 * (8 * 7 + 2) < width  # two rows of 4 enlarged images, labels on the left
 
@@ -189,7 +189,7 @@ def test_conditional_by_class_asks_the_generator_for_each_class(conditional_run,
     out = tmp_path / "rows.png"
     result = invoke("sample", conditional_run, "--by-class", 3, "--out", out)
     assert result.exit_code == 0, result.output
-    assert "3 samples of each of 10 class(es)" in result.output
+    assert "wrote 30 samples (3 per row)" in result.output
 
 
 def test_evaluate_reports_conditional_accuracy(conditional_run):

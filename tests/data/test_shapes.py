@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import knowgen
 from knowgen.data import DataConfig, load_dataset
 from knowgen.data.color import hue_error_degrees, image_hue, structure_mask
 from knowgen.data.shapes import (
@@ -160,9 +161,9 @@ def test_a_fusion_run_on_shapes_is_judged_factor_by_factor(small_shapes, quick_r
         "model.attention_at=[8]", 'data.holdout_pairs=["triangle:red"]', 'loss.kind="hinge"',
         "train.steps=4",
     ])  # fmt: skip
-    state = train(cfg, tmp_path / "run", dataset=None)
+    train(cfg, tmp_path / "run", dataset=None)
     eval_cfg = EvalConfig(num_samples=40, reference_num=100, kid_subset_size=20, guidance=1.5)
-    scores = evaluate_generator(state.ema.model, cfg.data, eval_cfg)
+    scores = evaluate_generator(knowgen.load(tmp_path / "run"), cfg.data, eval_cfg)
     for factor in FACTOR_BINS:
         assert 0.0 <= scores[f"factor_{factor}_accuracy"] <= 1.0
         assert 0.0 <= scores[f"factor_{factor}_ceiling"] <= 1.0
@@ -187,9 +188,9 @@ def test_size_rotation_and_position_are_kinds_of_their_own(small_shapes, quick_r
         'loss.kind="hinge"', "train.steps=4",
     ])  # fmt: skip
     state = train(cfg, tmp_path / "run")
-    cond = state.fused.of_images(torch.arange(3))
+    cond = state.conditioning.fused.of_images(torch.arange(3))
     assert cond["size"].shape == (3,) and cond["position"].shape == (3, 2)
-    scores = evaluate_generator(state.ema.model, cfg.data, EvalConfig(num_samples=20,
+    scores = evaluate_generator(knowgen.load(tmp_path / "run"), cfg.data, EvalConfig(num_samples=20,
                                 reference_num=50, kid_subset_size=10))  # fmt: skip
     for kind in ("size", "rotation", "position"):  # each judged alone by its own classifier
         assert 0 <= scores[f"{kind}_alone_factor_{kind}_accuracy"] <= 1
@@ -201,7 +202,7 @@ def test_size_rotation_and_position_are_kinds_of_their_own(small_shapes, quick_r
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert np.load(npy).shape == (4, 3, 32, 32)  # 2 rotations x 1 position, 2 each
-    for bad, why in (("rotation=2", "in [0, 1]"), ("weight=0.5", "NAME=VALUE"),
+    for bad, why in (("rotation=2", "in [0, 1]"), ("weight=0.5", "does not take 'weight'"),
                      ("position=0.5", "2 value(s)")):  # fmt: skip
         result = CliRunner().invoke(app, ["sample", str(tmp_path / "run"), "--attribute", bad])
         assert result.exit_code == 2 and why in result.output, result.output

@@ -142,7 +142,7 @@ def fusion_run(tmp_path_factory):
 
 def test_fusion_run_never_trains_on_held_out_pairs(fusion_run):
     _, state = fusion_run
-    source = state.fused
+    source = state.conditioning.fused
     seen = in_pairs(source.columns["class"], source.columns["hue"], [(0, 0)])
     assert source.size < 96 and not seen.any()
 
@@ -179,12 +179,12 @@ def test_sample_any_subset_from_the_cli(fusion_run, tmp_path):
 
 
 def test_structure_of_a_user_image(tmp_path):
-    from knowgen.cli.sample import read_structure
+    from knowgen.knowledge.kinds import KINDS
 
     picture = np.zeros((40, 40), dtype=np.uint8)
     picture[:, :20] = 255
     Image.fromarray(picture).save(tmp_path / "left.png")
-    mask = read_structure(tmp_path / "left.png", 28)
+    mask = KINDS["structure"].mask(tmp_path / "left.png", 28)
     assert mask.shape == (1, 1, 7, 7)
     assert mask[0, 0, :, :3].all() and not mask[0, 0, :, 4:].any()
     assert torch.equal(structure_mask(torch.zeros(1, 1, 28, 28)), torch.zeros(1, 1, 7, 7))
@@ -281,7 +281,7 @@ def test_text_is_one_more_fused_kind(tmp_path):
 
     cfg = resolve_config("dcgan", TINY + FUSION + TEXT)
     state = train(cfg, tmp_path / "run", dataset=colour_dataset())
-    source = state.fused
+    source = state.conditioning.fused
     cond = source.of_images(torch.arange(4))
     assert cond["text"].shape == (4, 384)
     captions, _ = describe_images(colour_dataset())

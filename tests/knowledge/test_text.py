@@ -83,6 +83,7 @@ def test_text_encoder_checks_the_embedding_size():
 
 
 def test_matching_aware_d_rejects_real_images_under_other_captions():
+    from knowgen.knowledge.conditioning import CaptionConditions
     from knowgen.losses import LossConfig
     from knowgen.models import ModelConfig
     from knowgen.train.config import TrainConfig
@@ -92,10 +93,12 @@ def test_matching_aware_d_rejects_real_images_under_other_captions():
     model = ModelConfig(name="sagan", z_dim=8, width=8, condition="text", text_dim=6)
     state = init_state(model, TrainConfig(batch_size=8), (1, 8, 8), torch.device("cpu"))
     bank = class_caption_bank(["a", "b", "c"], "folder")
-    state.text = TextConditions(bank, torch.randn(len(bank.captions), 6))
-    labels = torch.arange(8) % 3
+    text = TextConditions(bank, torch.randn(len(bank.captions), 6))
+    state.conditioning = CaptionConditions(text, torch.arange(8) % 3)
+    index = torch.arange(8)
     real = torch.rand(8, 1, 8, 8) * 2 - 1
-    real_cond, mismatched = state.text.for_real(labels), state.text.mismatched(labels)
+    real_cond = state.conditioning.for_real(index)
+    mismatched = state.conditioning.mismatched(index)
     fake = generate_fake(state, 8, with_grad=False)
     before = copy.deepcopy(state.discriminator)
     with torch.no_grad():

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from knowgen.export import export_generator, generate, load_generator
+from knowgen import KnowledgeError, export_generator, load
 from knowgen.train.loop import train
 
 CGAN = [
@@ -38,7 +38,7 @@ def conditional_run(tmp_path_factory):
 
 def test_conditional_run_logs_every_loss_term(conditional_run):
     run, _, state = conditional_run
-    assert state.num_classes == 10 and state.step == 60
+    assert state.generator.num_classes == 10 and state.step == 60
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     keys = set().union(*records)
     assert {"d_adv", "g_adv", "d_aux", "g_aux", "d_r1"} <= keys
@@ -64,21 +64,24 @@ def test_conditional_run_resumes_on_the_same_trajectory(conditional_run, tmp_pat
 
 def test_exported_conditional_generator_draws_the_classes_asked_for(conditional_run, tmp_path):
     run, _, _ = conditional_run
-    generator = load_generator(export_generator(run, tmp_path / "export"))
-    assert generator.num_classes == 10 and len(generator.class_names) == 10
-    classes = torch.tensor([3, 3, 7, 7])
-    images = generate(generator, 4, seed=1, classes=classes)
+    generator = load(export_generator(run, tmp_path / "export"))
+    assert generator.kinds == ("class",) and len(generator.class_names) == 10
+    images = generator.sample(4, seed=1, class_=[3, 3, 7, 7]).images
     assert images.shape == (4, 1, 8, 8)
-    again = generate(generator, 4, seed=1, classes=torch.tensor([3, 3, 1, 1]))
+    again = generator.sample(4, seed=1, class_=torch.tensor([3, 3, 1, 1])).images
     assert torch.equal(images[:2], again[:2]) and not torch.equal(images[2:], again[2:])
-    with pytest.raises(ValueError, match="4 classes for 3 images"):
-        generate(generator, 3, classes=classes)
+    by_name = generator.sample(4, seed=1, class_=generator.class_names[3]).images
+    assert torch.equal(by_name[:2], images[:2])
+    with pytest.raises(KnowledgeError, match="4 values for 3 images"):
+        generator.sample(3, class_=[3, 3, 7, 7])
+    with pytest.raises(KnowledgeError, match="unknown class 'dress'; choose from 0, 1"):
+        generator.sample(3, class_="dress")
 
 
 def test_unconditional_generators_refuse_classes(tiny_config, tmp_path):
-    state = train(tiny_config("train.steps=2"), tmp_path / "u")
-    with pytest.raises(ValueError, match="unconditional"):
-        generate(state.ema.model, 2, classes=torch.tensor([0, 1]))
+    train(tiny_config("train.steps=2"), tmp_path / "u")
+    with pytest.raises(KnowledgeError, match="unconditional"):
+        load(tmp_path / "u").sample(2, class_=[0, 1])
 
 
 def test_conditional_metrics_are_reported(conditional_run):
@@ -88,7 +91,7 @@ def test_conditional_metrics_are_reported(conditional_run):
     from dataclasses import replace
 
     eval_cfg = replace(cfg.eval, num_samples=200, kid_subset_size=100)
-    scores = evaluate_generator(load_generator(run), cfg.data, eval_cfg)
+    scores = evaluate_generator(load(run), cfg.data, eval_cfg)
     assert 0 <= scores["conditional_accuracy"] <= 1
     assert len(scores["per_class_accuracy"]) == 10
     assert scores["intra_fid"] > 0 and len(scores["intra_fid_per_class"]) == 10

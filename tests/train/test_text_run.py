@@ -79,7 +79,7 @@ def test_sample_one_row_per_prompt_and_from_a_prompt_file(text_run, tmp_path):
     assert result.exit_code == 0, result.output
     images = np.load(npy)
     assert images.shape == (10, 1, 8, 8)
-    assert "5 samples of each of 2 prompt(s)" in result.output
+    assert "wrote 10 samples (5 per row)" in result.output
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# two prompts\nthe digit seven\n\nnumber 1\n")
     result = invoke("sample", text_run, "--prompts", prompts, "--n", 5, "--npy", npy, "--out", out)
@@ -91,7 +91,7 @@ def test_sample_one_row_per_prompt_and_from_a_prompt_file(text_run, tmp_path):
 
 def test_text_generator_needs_a_prompt_and_others_refuse_one(text_run, tmp_path):
     result = invoke("sample", text_run, "--out", tmp_path / "x.png")
-    assert result.exit_code == 2 and "text-conditional: pass --text" in result.output
+    assert result.exit_code == 2 and "text-conditional: give a text" in result.output
     result = invoke("sample", text_run, "--prompts", tmp_path / "none.txt")
     assert result.exit_code == 2 and "does not exist" in result.output
 
