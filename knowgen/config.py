@@ -41,6 +41,34 @@ class RunConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     description: str = ""
 
+    def __post_init__(self) -> None:
+        for refused, message in REFUSED_COMBINATIONS:
+            if refused(self):
+                raise ValueError(message)
+
+
+# Combinations of sections that cannot work, refused when the config is built (not after the
+# teacher trained or the first step ran); tests/test_combinations.py tries every pair.
+REFUSED_COMBINATIONS = [
+    (
+        lambda c: c.transfer.mode == "init" and c.model.name != "dcgan",
+        "transfer.mode='init' copies the teacher's trunk into D's: it needs model.name='dcgan'",
+    ),
+    (
+        lambda c: c.transfer.mode == "init" and not c.model.d_batchnorm,
+        "transfer.mode='init' needs model.d_batchnorm=true (the teacher's trunk has BatchNorm)",
+    ),
+    (
+        lambda c: c.transfer.mode == "init" and c.model.width != c.transfer.teacher_width,
+        "transfer.mode='init' needs model.width equal to transfer.teacher_width",
+    ),
+    (
+        lambda c: c.transfer.mode == "projected" and c.model.condition in ("text", "fusion"),
+        "transfer.mode='projected' conditions D on classes only; use model.condition 'none' or "
+        "'class' with it",
+    ),
+]
+
 
 SECTIONS: dict[str, type] = {
     "data": DataConfig,

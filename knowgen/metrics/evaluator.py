@@ -277,10 +277,11 @@ def random_shift(images: torch.Tensor, max_shift: int, generator: torch.Generato
 def train_classifier(
     net: nn.Module, dataset: Dataset, recipe: EvaluatorRecipe, desc: str = "classifier"
 ) -> None:
-    """Reproducible supervised training: AdamW + one-cycle LR, shift augmentation."""
+    """Reproducible supervised training: AdamW + one-cycle LR, shift augmentation. A dataset
+    smaller than the recipe's batch trains on whole-dataset batches."""
     torch.manual_seed(recipe.seed)
     generator = torch.Generator().manual_seed(recipe.seed)
-    sampler = BatchSampler(len(dataset), recipe.batch_size, seed=recipe.seed)
+    sampler = BatchSampler(len(dataset), min(recipe.batch_size, len(dataset)), seed=recipe.seed)
     steps = recipe.epochs * sampler.batches_per_epoch
     optimizer = torch.optim.AdamW(net.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=steps)

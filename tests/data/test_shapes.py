@@ -206,7 +206,7 @@ def test_size_rotation_and_position_are_kinds_of_their_own(small_shapes, quick_r
                      ("position=0.5", "2 value(s)")):  # fmt: skip
         result = CliRunner().invoke(app, ["sample", str(tmp_path / "run"), "--attribute", bad])
         assert result.exit_code == 2 and why in result.output, result.output
-    with pytest.raises(ValueError, match="no \\['size'\\] attribute"):
+    with pytest.raises(ValueError, match="needs the \\['size'\\] attribute"):
         from knowgen.knowledge.fusion import FusedConditions
         from tests.knowledge.test_fusion import colour_dataset
 
