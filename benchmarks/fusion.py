@@ -58,29 +58,27 @@ def run_mode(
 ) -> dict:
     """Train one fusion mode (or, with `train_it` False, reload its finished run) and score it."""
     from knowgen.config import resolve_config
-    from knowgen.metrics.evaluate import evaluate_generator
     from knowgen.train.loop import train
 
-    cfg = resolve_config(preset, timed_settings(minutes) + [f'model.fusion="{mode}"'])
+    cfg = resolve_config(preset, timed_settings(minutes) + [f'knowledge.fusion="{mode}"'])
     eval_cfg = replace(cfg.eval, num_samples=num_samples)
-    if not train_it:
-        return score_run(preset, mode, eval_cfg)
-    state = train(cfg, RESULTS / preset / mode, overwrite=True)
-    scores = evaluate_generator(state.ema.model, cfg.data, eval_cfg)
-    return {"mode": mode, "step": state.step} | scores
+    if train_it:
+        train(cfg, RESULTS / preset / mode, overwrite=True)
+    return score_run(preset, mode, eval_cfg)
 
 
-def score_run(preset: str, mode: str, eval_cfg) -> dict:
-    """Score a finished run again (e.g. at another guidance scale)."""
+def score_run(preset: str, mode: str, eval_cfg, guidance: float = 1.0) -> dict:
+    """Score a finished run (again, e.g. at another guidance scale)."""
     import knowgen
     from knowgen.config import resolve_config
     from knowgen.metrics.evaluate import evaluate_generator
 
     generator = knowgen.load(RESULTS / preset / mode)
     data = resolve_config(preset).data
-    label = mode if eval_cfg.guidance == 1.0 else f"{mode}, guidance {eval_cfg.guidance:g}"
-    step = generator.meta["step"]
-    return {"mode": label, "step": step} | evaluate_generator(generator, data, eval_cfg)
+    knowledge = replace(generator.knowledge, guidance=guidance)
+    label = mode if guidance == 1.0 else f"{mode}, guidance {guidance:g}"
+    scores = evaluate_generator(generator, data, eval_cfg, knowledge=knowledge)
+    return {"mode": label, "step": generator.meta["step"]} | scores
 
 
 TEXT_PICTURE = {  # descriptions for the text-alone picture, in the captions' own words
@@ -128,7 +126,7 @@ def write_pictures(run_dir: Path, prefix: str) -> list[Path]:
         save_grid(image[None, None].expand(1, 3, -1, -1), masks_dir / f"mask{i}.png")
         structures.append(masks_dir / f"mask{i}.png")
     picture("structure-alone", structures=structures)
-    pairs = [p.split(":") for p in meta["data"].get("holdout_pairs", [])]
+    pairs = [p.split(":") for p in meta["knowledge"].get("holdout_pairs", [])]
     if pairs:
         picture("heldout-pairs", sorted({c for c, _ in pairs}), sorted({c for _, c in pairs}))
     first_class, first_colour = pairs[0] if pairs else (generator.class_names[0], "red")
@@ -172,7 +170,7 @@ def main() -> None:
 
     eval_cfg = replace(resolve_config(args.preset).eval, num_samples=args.num_samples)
     for scale in args.guidance:
-        show(score_run(args.preset, args.modes[0], replace(eval_cfg, guidance=scale)))
+        show(score_run(args.preset, args.modes[0], eval_cfg, scale))
     (RESULTS / args.preset).mkdir(parents=True, exist_ok=True)
     (RESULTS / args.preset / "fusion.json").write_text(json.dumps(rows, indent=2) + "\n")
     columns = [c for c in COLUMNS if any(row.get(c[0]) is not None for row in rows)]
@@ -194,7 +192,7 @@ def main() -> None:
             f"Machine: {describe_machine()}.\n\nCommand: `{command}` ({args.minutes:g} training "
             f"minutes per mode, {args.num_samples:,} samples per row of scores; the knowledge "
             "asked for is that of real test images; held-out = the preset's "
-            "`data.holdout_pairs`, never trained on).\n\n"
+            "`knowledge.holdout_pairs`, never trained on).\n\n"
             f"{table}\n\nPictures from the `{args.modes[0]}` run (rows: what was given; the "
             "same noise in every row):\n\n" + images + "\n"
         )

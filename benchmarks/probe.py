@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import knowgen  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.metrics.evaluate import evaluate_generator  # noqa: E402
 from knowgen.train.evaluation import CONDITIONAL  # noqa: E402
@@ -54,9 +55,11 @@ def main() -> None:
         raise SystemExit(__doc__)
     name, preset, minutes = sys.argv[1], sys.argv[2], float(sys.argv[3])
     cfg = resolve_config(preset, timed_settings(minutes) + sys.argv[4:])
-    state = train(cfg, Path("benchmarks/results/probes") / name, overwrite=True)
+    run_dir = Path("benchmarks/results/probes") / name
+    state = train(cfg, run_dir, overwrite=True)
     eval_cfg = replace(cfg.eval, num_samples=5000)
-    scores = evaluate_generator(state.ema.model, cfg.data, eval_cfg, text=state.text)
+    text = state.conditioning.text
+    scores = evaluate_generator(knowgen.load(run_dir), cfg.data, eval_cfg, text=text)
     keys = KEYS + [k for k in scores if "_alone_" in k and k not in KEYS]
     picked = {k: round(scores[k], 3) for k in keys if scores.get(k) is not None}
     if hasattr(state.discriminator, "q_head"):  # InfoGAN: c1 as a clustering of the test split

@@ -101,6 +101,7 @@ def language_ceiling() -> dict[str, float]:
 
 
 def quality(minutes: float, num_samples: int) -> dict:
+    import knowgen
     from knowgen.config import resolve_config
     from knowgen.metrics.evaluate import evaluate_generator
     from knowgen.train.loop import train
@@ -109,7 +110,8 @@ def quality(minutes: float, num_samples: int) -> dict:
     run_dir = RESULTS / "text"
     state = train(cfg, run_dir, overwrite=True)
     eval_cfg = replace(cfg.eval, num_samples=num_samples)
-    scores = evaluate_generator(state.ema.model, cfg.data, eval_cfg, text=state.text)
+    generator = knowgen.load(run_dir)
+    scores = evaluate_generator(generator, cfg.data, eval_cfg, text=state.conditioning.text)
     keys = [
         "conditional_accuracy",
         "heldout_conditional_accuracy",

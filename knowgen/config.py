@@ -8,6 +8,7 @@ command line, so every key and type is checked here and a mistake names the key 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from knowgen.data.datasets import DataConfig
+from knowgen.knowledge.config import MOVED_KEYS, KnowledgeConfig, move_knowledge_keys
 from knowgen.losses import LossConfig
 from knowgen.metrics.config import EvalConfig
 from knowgen.models.registry import ModelConfig
@@ -26,6 +28,8 @@ from knowgen.sections import (  # noqa: F401 - re-exported: the section mechanic
 from knowgen.train.config import TrainConfig
 from knowgen.transfer import TransferConfig
 
+log = logging.getLogger(__name__)
+
 DEFAULT_PRESET = "dcgan"
 
 
@@ -35,6 +39,7 @@ class RunConfig:
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -51,6 +56,14 @@ class RunConfig:
 # teacher trained or the first step ran); tests/test_combinations.py tries every pair.
 REFUSED_COMBINATIONS = [
     (
+        lambda c: c.knowledge.conditional and c.model.name != "sagan",
+        "knowledge.condition needs model.name='sagan' (the conditional G and projection D)",
+    ),
+    (
+        lambda c: c.model.aux_classifier and not c.knowledge.conditional,
+        "model.aux_classifier needs knowledge.condition (an ACGAN head learns the classes given)",
+    ),
+    (
         lambda c: c.transfer.mode == "init" and c.model.name != "dcgan",
         "transfer.mode='init' copies the teacher's trunk into D's: it needs model.name='dcgan'",
     ),
@@ -63,8 +76,8 @@ REFUSED_COMBINATIONS = [
         "transfer.mode='init' needs model.width equal to transfer.teacher_width",
     ),
     (
-        lambda c: c.transfer.mode == "projected" and c.model.condition in ("text", "fusion"),
-        "transfer.mode='projected' conditions D on classes only; use model.condition 'none' or "
+        lambda c: c.transfer.mode == "projected" and c.knowledge.condition in ("text", "fusion"),
+        "transfer.mode='projected' conditions D on classes only; use knowledge.condition 'none' or "
         "'class' with it",
     ),
 ]
@@ -73,6 +86,7 @@ REFUSED_COMBINATIONS = [
 SECTIONS: dict[str, type] = {
     "data": DataConfig,
     "model": ModelConfig,
+    "knowledge": KnowledgeConfig,
     "loss": LossConfig,
     "train": TrainConfig,
     "eval": EvalConfig,
@@ -120,18 +134,23 @@ def parse_override(assignment: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of `raw` with each `section.key=value` assignment applied."""
-    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    """Return a copy of `raw` with each `section.key=value` assignment applied (a knowledge key
+    under its old section, e.g. `model.condition`, sets `knowledge.condition`)."""
+    merged = move_knowledge_keys(raw)
     for assignment in overrides:
         (section, key), value = parse_override(assignment)
         if section not in SECTIONS:
             raise ValueError(f"unknown config section {section!r}; choose from {sorted(SECTIONS)}")
+        if key in MOVED_KEYS.get(section, ()):
+            section = "knowledge"
         merged.setdefault(section, {})[key] = value
     return merged
 
 
 def build_config(raw: dict[str, Any]) -> RunConfig:
-    """Validate a raw dict (from TOML + overrides) into a `RunConfig`; unknown keys are errors."""
+    """Validate a raw dict (from TOML + overrides) into a `RunConfig`; unknown keys are errors.
+    Knowledge keys in their pre-[knowledge] sections are moved there first."""
+    raw = move_knowledge_keys(raw)
     unknown = set(raw) - set(SECTIONS) - {"description"}
     if unknown:
         raise ValueError(

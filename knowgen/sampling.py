@@ -28,12 +28,15 @@ from torch import nn
 from knowgen.checkpoint import latest_checkpoint, load_checkpoint
 from knowgen.images import display_scale, save_grid, to_uint8
 from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance
+from knowgen.knowledge.config import KnowledgeConfig, move_knowledge_keys
 from knowgen.knowledge.encoders import Conditions
 from knowgen.knowledge.kinds import KINDS, KindContext, KnowledgeError, kind_named, public_name
 from knowgen.models import ModelConfig, build_generator
 from knowgen.sections import section_from_dict
 
 EXPORT_FORMAT_VERSION = 1
+# the config sections a generator's description holds (exports, `load`)
+GENERATOR_SECTIONS = ("model", "knowledge", "data")
 WEIGHTS_NAME = "generator.safetensors"
 META_NAME = "generator.json"
 MAX_BATCH = 500  # images per forward pass
@@ -108,20 +111,22 @@ class Generator:
 
     def __init__(self, network: nn.Module, meta: dict[str, Any]) -> None:
         self.network = network
-        self.meta = meta
+        self.meta = meta | move_knowledge_keys({k: meta.get(k, {}) for k in GENERATOR_SECTIONS})
+        meta = self.meta
         self.config = section_from_dict(ModelConfig, meta["model"], "model")
+        self.knowledge = section_from_dict(KnowledgeConfig, meta.get("knowledge", {}), "knowledge")
         self.class_names: list[str] = list(meta.get("class_names", []))
         self.image_shape = tuple(int(s) for s in meta["image_shape"])
-        self.kinds = accepted_kinds(self.config)
+        self.kinds = accepted_kinds(self.knowledge)
         codes = self.config.codes
         self.codes = dict(zip(codes.names(), [d.split(": ", 1)[1] for d in codes.describe()],
                               strict=True))  # fmt: skip
-        self.takes_guidance = takes_guidance(self.config)
+        self.takes_guidance = takes_guidance(self.knowledge)
         self.context = KindContext(
             tuple(self.class_names),
             image_side=self.image_shape[-1],
-            text_model=self.config.text_model,
-            text_dim=self.config.text_dim,
+            text_model=self.knowledge.text_model,
+            text_dim=self.knowledge.text_dim,
         )
 
     def __repr__(self) -> str:
@@ -144,7 +149,7 @@ class Generator:
             if kind in given:
                 raise KnowledgeError(f"{public_name(kind)} given twice (as {keyword!r})")
             given[kind] = KINDS[kind].parse(value, num, self.context)
-        return request(self.config, self.network, given, num, guidance)
+        return request(self.knowledge, self.network, given, num, guidance)
 
     @torch.no_grad()
     def sample(
@@ -226,9 +231,12 @@ def load(path: str | Path) -> Generator:
     """The generator stored at `path`: an export folder (or its .safetensors file), a run
     directory (its newest checkpoint's EMA weights) or a checkpoint file. On the CPU, eval mode."""
     meta, weights = read_generator_source(Path(path))
+    meta = meta | move_knowledge_keys({k: meta.get(k, {}) for k in GENERATOR_SECTIONS})
     model_cfg = section_from_dict(ModelConfig, meta["model"], "model")
+    knowledge = section_from_dict(KnowledgeConfig, meta.get("knowledge", {}), "knowledge")
     class_names = list(meta.get("class_names", []))
-    network = build_generator(model_cfg, tuple(meta["image_shape"]), len(class_names))
+    shape = tuple(meta["image_shape"])
+    network = build_generator(model_cfg, shape, len(class_names), knowledge)
     try:
         network.load_state_dict(weights)
     except RuntimeError as err:
@@ -262,9 +270,7 @@ def read_generator_source(path: Path) -> tuple[dict[str, Any], dict[str, torch.T
             )
         path = checkpoint
     payload = load_checkpoint(path)
-    meta = {
-        "model": payload["config"]["model"],
-        "data": payload["config"]["data"],
+    meta = {section: payload["config"].get(section, {}) for section in GENERATOR_SECTIONS} | {
         "image_shape": payload["image_shape"],
         "class_names": payload["class_names"],
         "step": payload["step"],

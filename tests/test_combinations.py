@@ -56,7 +56,7 @@ def settings(model: str, condition: str, codes: bool, transfer: str) -> list[str
         f'model.name="{model}"',
         "model.z_dim=8",
         "model.width=8",
-        f'model.condition="{condition}"',
+        f'knowledge.condition="{condition}"',
         f'transfer.mode="{transfer}"',
         "transfer.teacher_width=8",
         "transfer.projection_channels=8",

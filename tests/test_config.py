@@ -67,3 +67,40 @@ def test_none_clears_an_optional_value():
     raw = apply_overrides(load_preset("dcgan"), ["train.steps=none", "train.minutes=1"])
     cfg = build_config(raw)
     assert cfg.train.steps is None and cfg.train.minutes == 1.0
+
+
+OLD_FUSION = """
+[data]
+name = "fashion-mnist-color"
+holdout_pairs = ["dress:red"]
+[model]
+name = "sagan"
+condition = "fusion"
+fusion_kinds = ["class", "hue"]
+[eval]
+guidance = 1.5
+"""
+
+
+def test_knowledge_keys_in_their_old_sections_move_to_knowledge(tmp_path):
+    from knowgen.config import build_config, read_config
+
+    (tmp_path / "config.toml").write_text(OLD_FUSION)  # a run directory from before [knowledge]
+    cfg = read_config(tmp_path / "config.toml")
+    assert cfg.knowledge.condition == "fusion" and cfg.knowledge.fusion_kinds == ("class", "hue")
+    assert cfg.knowledge.holdout_pairs == ("dress:red",) and cfg.knowledge.guidance == 1.5
+    old = {"model": {"name": "sagan", "condition": "class"}, "knowledge": {"condition": "text"}}
+    with pytest.raises(ValueError, match="model.condition='class' and knowledge.condition='text'"):
+        build_config(old)
+
+
+def test_an_old_spelling_override_wins_over_the_preset():
+    cfg = resolve_config("fusion", ['model.condition="class"', "eval.guidance=2"])
+    assert cfg.knowledge.condition == "class" and cfg.knowledge.guidance == 2.0
+
+
+def test_the_kind_names_of_the_config_are_the_registered_kinds():
+    from knowgen.knowledge.config import KIND_NAMES
+    from knowgen.knowledge.kinds import KINDS
+
+    assert tuple(KINDS) == KIND_NAMES

@@ -34,10 +34,9 @@ def test_every_example_of_the_python_api_page_runs(tmp_path, monkeypatch):
     monkeypatch.setattr("knowgen.knowledge.captions.ADJECTIVES", [""])
     short = TINY + ["train.steps=2"]
     sagan = ['model.name="sagan"', 'loss.kind="hinge"']
-    train(resolve_config("dcgan", short + sagan + ['model.condition="class"']), Path("runs/cgan"),
-          dataset=garments())  # fmt: skip
-    train(resolve_config("dcgan", short + sagan + ['model.condition="text"']), Path("runs/text"),
-          dataset=garments())  # fmt: skip
+    for name, condition in (("cgan", "class"), ("text", "text")):
+        cfg = resolve_config("dcgan", short + sagan + [f'knowledge.condition="{condition}"'])
+        train(cfg, Path("runs") / name, dataset=garments())
     train(resolve_config("dcgan", TINY + FUSION), Path("runs/fusion"), dataset=colour_dataset())
     train(resolve_config("infogan", short + ["model.z_dim=8"]), Path("runs/infogan"))
     namespace: dict = {}

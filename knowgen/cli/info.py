@@ -25,7 +25,7 @@ def command(run_dir: Path = typer.Argument(..., help="A run directory.")) -> Non
         f"data        {cfg.data.name} ({cfg.data.split})"
         + (f" at {cfg.data.path}" if cfg.data.path else ""),
         f"model       {cfg.model.name}, z_dim {cfg.model.z_dim}"
-        + (f", conditioned on {cfg.model.condition}" if cfg.model.conditional else "")
+        + (f", conditioned on {cfg.knowledge.condition}" if cfg.knowledge.conditional else "")
         + (f", attention at {list(cfg.model.attention_at)}" if cfg.model.attention_at else ""),
         *(
             [f"codes       {'; '.join(cfg.model.codes.describe())} (knowgen traverse)"]

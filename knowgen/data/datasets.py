@@ -51,8 +51,6 @@ class DataConfig:
     split: Literal["train", "test"] = "train"
     image_size: int | None = None  # square side in pixels; None = native (folder: 64)
     channels: int | None = None  # 1 (grey) or 3 (RGB); None = native (folder: 3)
-    captions: str | None = None  # text conditioning on a folder: CSV/JSONL of (path, caption)
-    holdout_pairs: tuple[str, ...] = ()  # fusion: (class, colour) pairs never trained on
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:

@@ -1,4 +1,4 @@
-"""How a model is conditioned (`model.condition`): one registry of conditioning modes, each of
+"""How a model is conditioned (`knowledge.condition`): one registry of conditioning modes, each of
 which knows its encoder, the knowledge kinds it accepts, how training draws its conditions and
 how a request for images becomes conditions. Nothing outside `knowgen/knowledge/` branches on
 the mode's name.
@@ -6,7 +6,7 @@ the mode's name.
 - `none`: no knowledge;
 - `class`: one class per image (a learned embedding);
 - `text`: a caption per image, embedded by the frozen sentence encoder; D is matching-aware;
-- `fusion`: any subset of several kinds (`model.fusion_kinds`), each dropped at random while
+- `fusion`: any subset of several kinds (`knowledge.fusion_kinds`), each dropped at random while
   training so that any subset can be asked for later.
 """
 
@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import torch
 
+from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.knowledge.encoders import (
     ClassEncoder,
     Conditions,
@@ -32,8 +33,8 @@ log = logging.getLogger(__name__)
 FIXED_SEED = 1234  # the fixed draws of a run's sample grids
 
 
-def accepted_kinds(cfg: Any) -> tuple[str, ...]:
-    """The kinds of knowledge a model built from model config `cfg` takes at sampling time."""
+def accepted_kinds(cfg: KnowledgeConfig) -> tuple[str, ...]:
+    """The kinds of knowledge a model built with knowledge config `cfg` takes when sampling."""
     return {
         "none": (),
         "class": ("class",),
@@ -42,32 +43,32 @@ def accepted_kinds(cfg: Any) -> tuple[str, ...]:
     }[cfg.condition]
 
 
-def takes_guidance(cfg: Any) -> bool:
+def takes_guidance(cfg: KnowledgeConfig) -> bool:
     """Only fused knowledge has null tokens to extrapolate from (see `knowledge.fusion`)."""
     return cfg.condition == "fusion"
 
 
-def fusion_mode(cfg: Any) -> str:
-    """How G reads its knowledge: `model.fusion` for fused kinds; a single kind through FiLM."""
+def fusion_mode(cfg: KnowledgeConfig) -> str:
+    """How G reads its knowledge: `knowledge.fusion` for fused kinds; a single kind through FiLM."""
     return cfg.fusion if cfg.condition == "fusion" else "film"
 
 
-def condition_classes(cfg: Any, num_classes: int) -> int:
+def condition_classes(cfg: KnowledgeConfig, aux_classifier: bool, num_classes: int) -> int:
     """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional.
     A text-conditional model is given no class, but its ACGAN head (if any) learns the classes."""
-    if cfg.condition == "none" or (cfg.condition == "text" and not cfg.aux_classifier):
+    if cfg.condition == "none" or (cfg.condition == "text" and not aux_classifier):
         return 0
-    if cfg.condition == "fusion" and "class" not in cfg.fusion_kinds and not cfg.aux_classifier:
+    if cfg.condition == "fusion" and "class" not in cfg.fusion_kinds and not aux_classifier:
         return 0
     if num_classes < 1:
         raise ValueError(
-            f"model.condition={cfg.condition!r} needs a dataset with labels; this one has none"
+            f"knowledge.condition={cfg.condition!r} needs a dataset with labels; this one has none"
         )
     return num_classes
 
 
 def condition_encoder(
-    cfg: Any, num_classes: int, dim: int, noise: float = 0.0, for_d: bool = False
+    cfg: KnowledgeConfig, num_classes: int, dim: int, noise: float = 0.0, for_d: bool = False
 ) -> KnowledgeEncoder | None:
     """The encoder that maps the knowledge `cfg.condition` names into a network (width `dim`);
     `noise` (text) applies to G's, `for_d` marks D's."""
@@ -200,18 +201,18 @@ class FusedRun:
         return self.fused.of_images(torch.arange(num) % self.fused.size)
 
 
-def _none(cfg, data_cfg, dataset, device, num_classes):
+def _none(cfg, dataset, device, num_classes):
     return dataset, NoConditions()
 
 
-def _class(cfg, data_cfg, dataset, device, num_classes):
+def _class(cfg, dataset, device, num_classes):
     return dataset, ClassConditions(dataset.labels.to(device), num_classes)
 
 
-def _text(cfg, data_cfg, dataset, device, num_classes):
+def _text(cfg, dataset, device, num_classes):
     from knowgen.knowledge.text import caption_bank_for, load_text_conditions
 
-    bank, keep = caption_bank_for(dataset, data_cfg.captions)
+    bank, keep = caption_bank_for(dataset, cfg.captions)
     dataset = dataset.subset(keep) if keep is not None else dataset
     text = load_text_conditions(cfg.text_model, bank, device)
     trained, held = int((~bank.held_out).sum()), int(bank.held_out.sum())
@@ -221,13 +222,13 @@ def _text(cfg, data_cfg, dataset, device, num_classes):
     return dataset, CaptionConditions(text, groups.to(device))
 
 
-def _fusion(cfg, data_cfg, dataset, device, num_classes):
+def _fusion(cfg, dataset, device, num_classes):
     from knowgen.knowledge.fusion import FusedConditions, held_out
 
-    if data_cfg.holdout_pairs:  # never train on the held-out (class, colour) pairs
-        held = held_out(dataset, data_cfg.holdout_pairs)
+    if cfg.holdout_pairs:  # never train on the held-out (class, colour) pairs
+        held = held_out(dataset, cfg.holdout_pairs)
         dataset = dataset.subset((~held).nonzero().flatten())
-        pairs = len(data_cfg.holdout_pairs)
+        pairs = len(cfg.holdout_pairs)
         log.info("held out %d training images of %d pairs", int(held.sum()), pairs)
     fused = FusedConditions(
         dataset,
@@ -249,22 +250,24 @@ TRAINING_CONDITIONS: dict[str, Builder] = {
 }
 
 
-def training_conditions(cfg: Any, data_cfg: Any, dataset, device) -> tuple[Any, TrainingConditions]:
+def training_conditions(
+    cfg: KnowledgeConfig, aux_classifier: bool, dataset, device
+) -> tuple[Any, TrainingConditions]:
     """The dataset a run trains on (a mode may leave images out: uncaptioned ones, held-out
-    pairs) and how it draws conditions, for model config `cfg` and data config `data_cfg`."""
+    pairs) and how it draws conditions; `aux_classifier` (D's ACGAN head) also needs classes."""
     num_classes = len(dataset.class_names) if dataset.labels is not None else 0
-    k = condition_classes(cfg, num_classes)
-    return TRAINING_CONDITIONS[cfg.condition](cfg, data_cfg, dataset, device, k)
+    k = condition_classes(cfg, aux_classifier, num_classes)
+    return TRAINING_CONDITIONS[cfg.condition](cfg, dataset, device, k)
 
 
 def request(
-    cfg: Any,
+    cfg: KnowledgeConfig,
     network: torch.nn.Module,
     given: dict[str, torch.Tensor],
     num: int,
     guidance: float | None,
 ) -> Conditions | None:
-    """The conditions that ask `network` (built from model config `cfg`) for `num` images of
+    """The conditions that ask `network` (built with knowledge config `cfg`) for `num` images of
     the parsed knowledge `given` (kind -> tensor of `num` rows). What is not given: a class
     model makes every class equally often; a fusion model uses each kind's null token; a text
     model needs its text."""

@@ -7,11 +7,11 @@ structure: one token per cell of a coarse occupancy mask; text: the projected
 sentence embedding of a description of the image, "a red dress", "a large blue triangle at the
 top left", from the frozen language model of `knowgen.knowledge.text`). A kind that is not given,
 for some images or for all, is replaced by that kind's learned *null* token, and training drops
-each kind at random (`model.condition_dropout`; `model.single_kind_prob` also keeps a single kind
-for some images), so any subset can be asked for at sampling time
+each kind at random (`knowledge.condition_dropout`; `knowledge.single_kind_prob` also keeps a
+single kind for some images), so any subset can be asked for at sampling time
 (as classifier-free guidance trains its unconditional branch).
 
-How G reads the fused knowledge (`model.fusion`):
+How G reads the fused knowledge (`knowledge.fusion`):
 - `concat`: the kinds' pooled vectors, concatenated and projected, join z at G's input only;
 - `film`: the same vector also drives conditional BatchNorm (FiLM) at every stage;
 - `cross-attention`: as `film`, plus cross-attention blocks whose queries are image positions and
@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from knowgen.knowledge.config import DEFAULT_TEXT_MODEL, MAX_GUIDANCE
 from knowgen.knowledge.encoders import Conditions, Knowledge, KnowledgeEncoder, class_index
 from knowgen.knowledge.kinds import (  # noqa: F401 - re-exported: the fusion kinds' parts
     ATTRIBUTE_KINDS,
@@ -45,12 +46,9 @@ from knowgen.knowledge.kinds import (  # noqa: F401 - re-exported: the fusion ki
     hue_bin,
 )
 
-DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
-
 # continuous attributes a dataset may know (`shapes`), each a kind of its own: kind -> the
 # dataset attributes (each in [0, 1)) it reads
 FUSION_KINDS = tuple(KINDS)
-MAX_GUIDANCE = 10.0  # beyond a few, extrapolated conditions only break the images
 
 
 def given(conditions: Conditions, key: str, batch: int, device) -> torch.Tensor:
@@ -83,7 +81,7 @@ class FusionEncoder(KnowledgeEncoder):
         super().__init__()
         unknown = sorted(set(kinds) - set(FUSION_KINDS))
         if unknown or not kinds:
-            raise ValueError(f"model.fusion_kinds {list(kinds)}: choose from {FUSION_KINDS}")
+            raise ValueError(f"knowledge.fusion_kinds {list(kinds)}: choose from {FUSION_KINDS}")
         self.kinds = tuple(kinds)
         self.dim = out_dim or dim
         self.num_classes = num_classes if "class" in kinds else 0
@@ -188,7 +186,7 @@ def parse_holdout(pairs: tuple[str, ...], class_names: list[str]) -> list[tuple[
     for pair in pairs:
         name, _, colour = pair.partition(":")
         if colour.strip().lower() not in HUE_BINS:
-            raise ValueError(f"data.holdout_pairs {pair!r}: colour must be one of {HUE_BINS}")
+            raise ValueError(f"knowledge.holdout_pairs {pair!r}: colour must be one of {HUE_BINS}")
         parsed.append((class_index(name, class_names), HUE_BINS.index(colour.strip().lower())))
     return parsed
 
@@ -203,13 +201,15 @@ def in_pairs(labels: torch.Tensor, hue: torch.Tensor, pairs: list[tuple[int, int
 
 
 def held_out(dataset, holdout_pairs: tuple[str, ...]) -> torch.Tensor:
-    """Which images (N,) of `dataset` fall in the `data.holdout_pairs`; none when there are none.
+    """Which images (N,) of `dataset` fall in the `knowledge.holdout_pairs` (none without any).
     Training leaves them out; evaluation asks for exactly them."""
     if not holdout_pairs:
         return torch.zeros(len(dataset), dtype=torch.bool)
     pairs = parse_holdout(holdout_pairs, list(dataset.class_names))
     if dataset.labels is None or "hue" not in dataset.attributes:
-        raise ValueError("data.holdout_pairs needs labels and hues (fashion-mnist-color or shapes)")
+        raise ValueError(
+            "knowledge.holdout_pairs needs labels and hues (fashion-mnist-color or shapes)"
+        )
     return in_pairs(dataset.labels, dataset.attributes["hue"], pairs)
 
 

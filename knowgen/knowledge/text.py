@@ -28,11 +28,11 @@ from knowgen.knowledge.captions import (
     file_caption_bank,
     read_captions_file,
 )
+from knowgen.knowledge.config import DEFAULT_TEXT_MODEL
 from knowgen.knowledge.encoders import Conditions, Knowledge, KnowledgeEncoder
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 TEXT_EXTRA_HINT = "install the text extra: pip install 'knowgen[text]'"
 
 
@@ -54,7 +54,7 @@ def resolve_text_model(name: str) -> Path:
     folder = Path(name).expanduser()
     if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
         raise FileNotFoundError(
-            f"model.text_model={name!r} is neither {DEFAULT_TEXT_MODEL!r} nor a local "
+            f"knowledge.text_model={name!r} is neither {DEFAULT_TEXT_MODEL!r} nor a local "
             "sentence-transformers folder (with modules.json); models are never downloaded"
         )
     return folder
@@ -288,7 +288,7 @@ def caption_bank_for(dataset, captions_file: str | None) -> tuple[CaptionBank, t
     if captions_file:
         if not dataset.files:
             raise ValueError(
-                "data.captions needs a `folder` dataset (its images are named by path)"
+                "knowledge.captions needs a `folder` dataset (its images are named by path)"
             )
         per_image = read_captions_file(Path(captions_file), dataset.files)
         keep = sorted(per_image)
@@ -307,7 +307,7 @@ def caption_bank_for(dataset, captions_file: str | None) -> tuple[CaptionBank, t
     if dataset.labels is None:
         raise ValueError(
             "text conditioning needs captions: a labelled dataset (captions are generated per "
-            "class) or data.captions = a CSV/JSONL file of (path, caption) rows"
+            "class) or knowledge.captions = a CSV/JSONL file of (path, caption) rows"
         )
     return class_caption_bank(list(dataset.class_names), dataset.name), None
 
@@ -326,11 +326,13 @@ def text_conditions_of_run(meta: dict) -> TextConditions:
     class names; embeddings from the cache), for evaluating or sampling it later."""
     from knowgen.data import DataConfig, load_dataset
     from knowgen.knowledge.captions import class_caption_bank
+    from knowgen.knowledge.config import KnowledgeConfig
     from knowgen.sections import section_from_dict
 
     data_cfg = section_from_dict(DataConfig, meta["data"], "data")
-    if data_cfg.captions:
-        bank, _ = caption_bank_for(load_dataset(data_cfg), data_cfg.captions)
+    knowledge = section_from_dict(KnowledgeConfig, meta.get("knowledge", {}), "knowledge")
+    if knowledge.captions:
+        bank, _ = caption_bank_for(load_dataset(data_cfg), knowledge.captions)
     else:
         bank = class_caption_bank(list(meta["class_names"]), data_cfg.name)
-    return load_text_conditions(meta["model"].get("text_model", DEFAULT_TEXT_MODEL), bank)
+    return load_text_conditions(knowledge.text_model, bank)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from knowgen.knowledge.fusion import check_guidance
-
 
 @dataclass(frozen=True)
 class EvalConfig:
@@ -22,7 +20,6 @@ class EvalConfig:
     kid_subset_size: int = 1000
     prd_k: int = 5
     seed: int = 0  # noise seed of the judged samples
-    guidance: float = 1.0  # fusion generators: knowledge guidance scale of the judged samples
 
     def __post_init__(self) -> None:
         if self.num_samples < 10:
@@ -31,6 +28,5 @@ class EvalConfig:
             raise ValueError(f"eval.every_steps must be >= 1, got {self.every_steps}")
         if self.every_minutes is not None and self.every_minutes <= 0:
             raise ValueError(f"eval.every_minutes must be > 0, got {self.every_minutes}")
-        check_guidance(self.guidance, "eval.guidance")
         if self.reference_num is not None and self.reference_num < 10:
             raise ValueError(f"eval.reference_num must be >= 10, got {self.reference_num}")

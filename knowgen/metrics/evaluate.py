@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from knowgen.cache import cache_dir
 from knowgen.data import DataConfig, load_dataset
 from knowgen.knowledge import balanced_classes
+from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.knowledge.text import TextConditions
 from knowgen.metrics.classes import (
     class_histogram,
@@ -112,9 +113,11 @@ def evaluate_generator(
     cfg: EvalConfig,
     evaluator: Evaluator | None = None,
     text: TextConditions | None = None,
+    knowledge: KnowledgeConfig | None = None,
 ) -> dict[str, Any]:
     """Generate `cfg.num_samples` images (seeded) and judge them as the generator's kind of
-    conditioning asks (`SCORERS`); adds the time it took.
+    conditioning asks (`SCORERS`); adds the time it took. `knowledge` (default: the generator's
+    own) says which pairs were held out and at what guidance scale to judge a fusion generator.
 
     The global RNG is left untouched, so evaluating inside a training run does not change the
     run's trajectory. A text-conditional generator is judged on the captions of `text` (default:
@@ -122,10 +125,11 @@ def evaluate_generator(
     """
     evaluator = evaluator or load_or_train_evaluator(data_cfg)
     real = reference_features(evaluator, data_cfg, cfg.split, cfg.reference_num)  # before timing
-    scorer = SCORERS[generator.config.condition]
+    knowledge = knowledge or generator.knowledge
+    scorer = SCORERS[generator.knowledge.condition]
     with torch.random.fork_rng():
         start = time.perf_counter()
-        scores = scorer(generator, real, evaluator, data_cfg, cfg, text)
+        scores = scorer(generator, real, evaluator, data_cfg, cfg, text, knowledge)
     return scores | {"eval_seconds": time.perf_counter() - start}
 
 
@@ -136,6 +140,7 @@ def score_generator(
     data_cfg: DataConfig,
     cfg: EvalConfig,
     text=None,
+    knowledge=None,
 ) -> dict[str, Any]:
     """An unconditional generator, or a class-conditional one asked for every class equally
     often (then also conditional accuracy and intra-class FID)."""
@@ -152,6 +157,7 @@ def score_text_generator(
     data_cfg: DataConfig,
     cfg: EvalConfig,
     text: TextConditions | None = None,
+    knowledge=None,
 ) -> dict[str, Any]:
     """A text generator judged twice on the same noise: asked for every class equally often in
     training phrasings (every metric, conditional accuracy) and in held-out phrasings that G
@@ -194,17 +200,20 @@ def score_fusion(
     data_cfg: DataConfig,
     cfg: EvalConfig,
     text=None,
+    knowledge=None,
 ) -> dict[str, Any]:
     """Per-kind, joint, each-kind-alone and held-out-pair scores (`metrics.fusion`)."""
     from knowgen.metrics.fusion import score_fusion_generator
 
     classes = len(evaluator.class_names)
     unconditional = lambda real, fake: score_features(real, fake, classes, cfg)  # noqa: E731
-    scores = score_fusion_generator(generator, data_cfg, cfg, evaluator, real, unconditional)
+    scores = score_fusion_generator(
+        generator, data_cfg, cfg, evaluator, real, unconditional, knowledge or generator.knowledge
+    )
     return scores | comparison(cfg.num_samples, real, evaluator, cfg)
 
 
-# how each kind of conditioning (`model.condition`) is judged
+# how each kind of conditioning (`knowledge.condition`) is judged
 SCORERS = {
     "none": score_generator,
     "class": score_generator,

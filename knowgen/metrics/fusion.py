@@ -86,14 +86,15 @@ def score_fusion_generator(
     evaluator,
     real: FeatureSet,
     score_features,
+    knowledge,
 ) -> dict[str, Any]:
     """Every kind given together (`score_features(real, fake)`: FID and the rest; per-kind and
     joint scores), each kind alone, and the held-out (class, colour) pairs of
-    `data_cfg.holdout_pairs`."""
+    `knowledge.holdout_pairs`, judged at `knowledge.guidance`."""
     kinds = generator.kinds
     test = load_dataset(replace(data_cfg, split="test"))
-    source = FusedConditions(test, kinds, 0.0, "cpu", generator.config.text_model)
-    held = held_out(test, data_cfg.holdout_pairs)
+    source = FusedConditions(test, kinds, 0.0, "cpu", knowledge.text_model)
+    held = held_out(test, knowledge.holdout_pairs)
     factor_nets = load_or_train_factor_classifiers(data_cfg)
     factor_truth = {}
     if factor_nets:
@@ -108,7 +109,7 @@ def score_fusion_generator(
 
     def judge(index: torch.Tensor, given: tuple[str, ...]) -> tuple[dict, FeatureSet]:
         cond = {k: v for k, v in source.of_images(index).items() if k in given}
-        guidance = cfg.guidance if cfg.guidance != 1.0 else None
+        guidance = knowledge.guidance if knowledge.guidance != 1.0 else None
         images = generator.sample(num, cfg.seed, guidance=guidance, **cond).images
         feats = extract_features(evaluator, images)
         truth = {"class": test.labels[index], "hue": test.attributes["hue"][index]}
@@ -122,14 +123,14 @@ def score_fusion_generator(
     seen = draw((~held).nonzero().flatten())
     obeys, feats = judge(seen, kinds)
     scores = score_features(real, feats) | obeys
-    if cfg.guidance != 1.0:
-        scores["guidance"] = cfg.guidance
+    if knowledge.guidance != 1.0:
+        scores["guidance"] = knowledge.guidance
     # each factor classifier's accuracy on real test images: the most a generator can score
     scores |= {f"factor_{f}_ceiling": net.test_accuracy for f, net in factor_nets.items()}
     for kind in kinds:  # each kind alone, the others left out
         alone, _ = judge(seen, (kind,))
         scores |= {f"{kind}_alone_{k}": v for k, v in alone.items()}
-    if data_cfg.holdout_pairs:
+    if knowledge.holdout_pairs:
         held_index = held.nonzero().flatten()
         held_scores, held_feats = judge(draw(held_index), kinds)
         # against the real test images of those pairs (a few hundred, so biased upwards), not
@@ -137,5 +138,5 @@ def score_fusion_generator(
         held_real = extract_features(evaluator, test.images[held_index])
         held_scores["fid"] = compute_fid(held_real.features, held_feats.features)
         scores |= {f"heldout_{k}": v for k, v in held_scores.items()}
-        scores["heldout_pairs"] = list(data_cfg.holdout_pairs)
+        scores["heldout_pairs"] = list(knowledge.holdout_pairs)
     return scores

@@ -10,6 +10,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from knowgen.knowledge.conditioning import condition_classes, condition_encoder, fusion_mode
+from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.models.codes import InfoGenerator, LatentCodes
 from knowgen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from knowgen.models.layers import ConditionalBatchNorm2d
@@ -39,41 +40,18 @@ class ModelConfig:
     attention: Literal["self", "transformer"] = "self"  # sagan: gated attention or full block
     attention_at: tuple[int, ...] = ()  # sagan: feature-map sides that get one, e.g. [14]
     heads: int = 1  # sagan: attention heads
-    condition: Literal["none", "class", "text", "fusion"] = "none"  # sagan: knowledge given
-    cond_dim: int = 128  # sagan: width of G's condition embedding (feeds conditional BatchNorm)
-    aux_classifier: bool = False  # sagan, conditional: ACGAN class head on D besides projection
-    text_model: str = "all-MiniLM-L6-v2"  # text (or fusion "text"): packaged model or a folder
-    text_dim: int = 384  # text: the sentence embedding's size (the model's)
-    text_noise: float = 0.0  # text: std of noise on G's embeddings while training
-    fusion: Literal["concat", "film", "cross-attention"] = "film"  # condition="fusion": how G reads
-    fusion_kinds: tuple[str, ...] = ("class", "hue", "structure")  # fusion: any of FUSION_KINDS
-    condition_dropout: float = 0.1  # condition="fusion": P(a kind is left out of an image)
-    single_kind_prob: float = 0.0  # fusion: P(an image keeps only one kind, chosen at random)
+    aux_classifier: bool = False  # sagan, with knowledge: ACGAN class head on D besides projection
     info_categorical: tuple[int, ...] = ()  # InfoGAN: sizes of categorical codes, e.g. [10]
     info_continuous: int = 0  # InfoGAN: how many continuous codes (z_dim stays the noise size)
 
     def __post_init__(self) -> None:
         if self.name not in GENERATORS:
             raise ValueError(f"unknown model.name {self.name!r}; choose from {sorted(GENERATORS)}")
-        for key in ("z_dim", "width", "max_channels", "hidden", "heads", "cond_dim", "text_dim"):
+        for key in ("z_dim", "width", "max_channels", "hidden", "heads"):
             if getattr(self, key) < 1:
                 raise ValueError(f"model.{key} must be >= 1, got {getattr(self, key)}")
-        if self.name != "sagan":
-            for key, off in (("attention_at", ()), ("condition", "none")):
-                if getattr(self, key) != off:
-                    raise ValueError(f"model.{key} needs model.name='sagan' (got {self.name!r})")
-        if not 0 <= self.condition_dropout < 1:
-            raise ValueError(
-                f"model.condition_dropout must be in [0, 1), got {self.condition_dropout}"
-            )
-        if not 0 <= self.single_kind_prob <= 1:
-            raise ValueError(
-                f"model.single_kind_prob must be in [0, 1], got {self.single_kind_prob}"
-            )
-        if self.text_noise < 0:
-            raise ValueError(f"model.text_noise must be >= 0, got {self.text_noise}")
-        if self.aux_classifier and not self.conditional:
-            raise ValueError("model.aux_classifier needs a conditional model (model.condition)")
+        if self.name != "sagan" and self.attention_at:
+            raise ValueError(f"model.attention_at needs model.name='sagan' (got {self.name!r})")
         try:
             codes = self.codes
         except ValueError as err:
@@ -86,20 +64,18 @@ class ModelConfig:
         """InfoGAN's latent codes (empty: a plain GAN)."""
         return LatentCodes(tuple(self.info_categorical), self.info_continuous)
 
-    @property
-    def conditional(self) -> bool:
-        return self.condition != "none"
 
-
-# Each builder gets the config, the image shape (C, H, W) and the number of classes the
-# conditioning may use (0 = unconditional).
-Builder = Callable[[ModelConfig, ImageShape, int], nn.Module]
+# Each builder gets the config, the image shape (C, H, W), the number of classes the
+# conditioning may use (0 = unconditional) and the knowledge settings.
+Builder = Callable[[ModelConfig, ImageShape, int, KnowledgeConfig], nn.Module]
 
 GENERATORS: dict[str, Builder] = {
-    "linear": lambda cfg, shape, k: LinearGenerator(cfg.z_dim, shape),
-    "seed": lambda cfg, shape, k: SeedGenerator(cfg.z_dim, shape, cfg.hidden),
-    "dcgan": lambda cfg, shape, k: DCGANGenerator(cfg.z_dim, shape, cfg.width, cfg.max_channels),
-    "sagan": lambda cfg, shape, k: SAGANGenerator(
+    "linear": lambda cfg, shape, k, kn: LinearGenerator(cfg.z_dim, shape),
+    "seed": lambda cfg, shape, k, kn: SeedGenerator(cfg.z_dim, shape, cfg.hidden),
+    "dcgan": lambda cfg, shape, k, kn: DCGANGenerator(
+        cfg.z_dim, shape, cfg.width, cfg.max_channels
+    ),
+    "sagan": lambda cfg, shape, k, kn: SAGANGenerator(
         cfg.z_dim,
         shape,
         cfg.width,
@@ -107,25 +83,25 @@ GENERATORS: dict[str, Builder] = {
         cfg.attention_at,
         cfg.attention,
         cfg.heads,
-        encoder=condition_encoder(cfg, k, cfg.cond_dim, cfg.text_noise),
-        fusion=fusion_mode(cfg),
+        encoder=condition_encoder(kn, k, kn.cond_dim, kn.text_noise),
+        fusion=fusion_mode(kn),
     ),
 }
 
 DISCRIMINATORS: dict[str, Builder] = {
-    "linear": lambda cfg, shape, k: LinearDiscriminator(shape),
-    "seed": lambda cfg, shape, k: SeedDiscriminator(shape, use_batchnorm=cfg.d_batchnorm),
-    "dcgan": lambda cfg, shape, k: DCGANDiscriminator(
+    "linear": lambda cfg, shape, k, kn: LinearDiscriminator(shape),
+    "seed": lambda cfg, shape, k, kn: SeedDiscriminator(shape, use_batchnorm=cfg.d_batchnorm),
+    "dcgan": lambda cfg, shape, k, kn: DCGANDiscriminator(
         shape, cfg.width, cfg.max_channels, cfg.d_batchnorm
     ),
-    "sagan": lambda cfg, shape, k: SAGANDiscriminator(
+    "sagan": lambda cfg, shape, k, kn: SAGANDiscriminator(
         shape,
         cfg.width,
         cfg.max_channels,
         cfg.attention_at,
         cfg.attention,
         cfg.heads,
-        encoder_for=lambda dim: condition_encoder(cfg, k, dim, for_d=True),
+        encoder_for=lambda dim: condition_encoder(kn, k, dim, for_d=True),
         num_classes=k,
         aux_classifier=cfg.aux_classifier,
         use_batchnorm=cfg.d_batchnorm,
@@ -148,27 +124,37 @@ def add_spectral_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-def build_generator(cfg: ModelConfig, image_shape: ImageShape, num_classes: int = 0) -> nn.Module:
+def build_generator(
+    cfg: ModelConfig,
+    image_shape: ImageShape,
+    num_classes: int = 0,
+    knowledge: KnowledgeConfig | None = None,
+) -> nn.Module:
     """The generator named by `cfg.name` for images of shape (C, H, W); `num_classes` is the
-    dataset's (used only when `cfg.condition` asks for classes)."""
+    dataset's (used only when `knowledge.condition` asks for classes)."""
     if cfg.name not in GENERATORS:
         raise ValueError(f"unknown model.name {cfg.name!r}; choose from {sorted(GENERATORS)}")
-    k = condition_classes(cfg, num_classes)
+    knowledge = knowledge or KnowledgeConfig()
+    k = condition_classes(knowledge, cfg.aux_classifier, num_classes)
     codes = cfg.codes
     if codes:  # the base generator takes noise + one-hot categorical + continuous codes
-        base = GENERATORS[cfg.name](replace(cfg, z_dim=cfg.z_dim + codes.slots), image_shape, k)
-        generator = InfoGenerator(base, codes)
+        wider = replace(cfg, z_dim=cfg.z_dim + codes.slots)
+        generator = InfoGenerator(GENERATORS[cfg.name](wider, image_shape, k, knowledge), codes)
     else:
-        generator = GENERATORS[cfg.name](cfg, tuple(image_shape), k)
+        generator = GENERATORS[cfg.name](cfg, tuple(image_shape), k, knowledge)
     return add_spectral_norm(generator) if cfg.spectral_norm_g else generator
 
 
 def build_discriminator(
-    cfg: ModelConfig, image_shape: ImageShape, num_classes: int = 0
+    cfg: ModelConfig,
+    image_shape: ImageShape,
+    num_classes: int = 0,
+    knowledge: KnowledgeConfig | None = None,
 ) -> nn.Module:
     """The discriminator named by `cfg.name` for images of shape (C, H, W)."""
     if cfg.name not in DISCRIMINATORS:
         raise ValueError(f"unknown model.name {cfg.name!r}; choose from {sorted(DISCRIMINATORS)}")
-    k = condition_classes(cfg, num_classes)
-    discriminator = DISCRIMINATORS[cfg.name](cfg, tuple(image_shape), k)
+    knowledge = knowledge or KnowledgeConfig()
+    k = condition_classes(knowledge, cfg.aux_classifier, num_classes)
+    discriminator = DISCRIMINATORS[cfg.name](cfg, tuple(image_shape), k, knowledge)
     return add_spectral_norm(discriminator) if cfg.spectral_norm_d else discriminator

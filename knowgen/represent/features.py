@@ -59,6 +59,7 @@ def load_run_models(run_dir: Path) -> RunModels:
             len(class_names),
             cfg.transfer,
             teacher,
+            knowledge=cfg.knowledge,
         )
     state.discriminator.load_state_dict(payload["discriminator"])
     state.ema.model.load_state_dict(payload["ema_generator"])

@@ -76,7 +76,9 @@ class PeriodicEvaluation:
         from knowgen.metrics.evaluate import evaluate_generator
 
         text = state.conditioning.text  # a text run's caption bank, already embedded
-        scores = evaluate_generator(generator, self.cfg.data, self.cfg.eval, self.evaluator, text)
+        scores = evaluate_generator(
+            generator, self.cfg.data, self.cfg.eval, self.evaluator, text, self.cfg.knowledge
+        )
         record = {k: scores[k] for k in LOGGED + CONDITIONAL if scores.get(k) is not None}
         record |= {"eval_seconds": scores["eval_seconds"], "elapsed_s": state.elapsed_s}
         if self.cfg.eval.keep_best and scores["fid"] < self.best_fid:

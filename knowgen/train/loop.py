@@ -21,7 +21,7 @@ from knowgen.data import BatchSampler, Dataset, load_dataset
 from knowgen.images import display_scale, make_grid, to_float
 from knowgen.knowledge import Conditions
 from knowgen.knowledge.conditioning import accepted_kinds, training_conditions
-from knowgen.sampling import Generator, wrap
+from knowgen.sampling import GENERATOR_SECTIONS, Generator, wrap
 from knowgen.train.checkpoint import (
     latest_checkpoint,
     load_checkpoint,
@@ -214,7 +214,8 @@ class Run:
 
     def sampler_api(self) -> Generator:
         """The EMA generator behind the sampling API (what `knowgen.load` would return)."""
-        return wrap(self.state.ema.model, self.meta | {"model": self.meta["config"]["model"]})
+        config = self.meta["config"]
+        return wrap(self.state.ema.model, self.meta | {k: config[k] for k in GENERATOR_SECTIONS})
 
 
 def build_run(
@@ -235,13 +236,14 @@ def build_run(
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     device = resolve_device(cfg.train.device, world)
     num_classes = len(dataset.class_names) if dataset.labels is not None else 0
-    dataset, conditioning = training_conditions(cfg.model, cfg.data, dataset, device)
+    dataset, conditioning = training_conditions(cfg.knowledge, cfg.model.aux_classifier, dataset,
+                                                device)  # fmt: skip
     teacher = None
     if cfg.transfer.mode != "none":
         teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
         log.info("transfer %s from teacher %s", cfg.transfer.mode, teacher.key)
     state = init_state(cfg.model, cfg.train, dataset.image_shape, device, num_classes,
-                       cfg.transfer, teacher, world, conditioning)  # fmt: skip
+                       cfg.transfer, teacher, world, conditioning, cfg.knowledge)  # fmt: skip
     if resume:  # every rank restores the same checkpoint: identical weights, RNG and step
         restore_state(state, load_checkpoint(latest_checkpoint(run_dir)))
         log.info("resumed %s at step %d", run_dir, state.step)
@@ -254,7 +256,7 @@ def build_run(
         "world_size": world.size,
     }
     fixed = conditioning.fixed(cfg.train.num_samples) or {}
-    kinds = accepted_kinds(cfg.model)
+    kinds = accepted_kinds(cfg.knowledge)
     return Run(
         cfg=cfg,
         dir=run_dir,

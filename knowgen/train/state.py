@@ -10,6 +10,7 @@ from torch import nn
 
 from knowgen.knowledge import placeholder_conditions
 from knowgen.knowledge.conditioning import NoConditions, TrainingConditions, condition_classes
+from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.codes import LatentCodes, QHead
 from knowgen.train.config import TrainConfig
@@ -83,13 +84,15 @@ def init_state(
     teacher: Teacher | None = None,
     world: World | None = None,
     conditioning: TrainingConditions | None = None,
+    knowledge: KnowledgeConfig | None = None,
 ) -> TrainState:
     """Fresh models and optimizers, seeded by `train_cfg.seed`; `num_classes` is the dataset's
     (used when the model is conditional); `teacher` serves `transfer.mode`; `conditioning` draws
-    the knowledge of each batch (default: none)."""
+    the knowledge of each batch as `knowledge` (default: none) asks."""
     torch.manual_seed(train_cfg.seed)
-    k = condition_classes(model_cfg, num_classes)
-    generator = build_generator(model_cfg, image_shape, num_classes).to(device)
+    knowledge = knowledge or KnowledgeConfig()
+    k = condition_classes(knowledge, model_cfg.aux_classifier, num_classes)
+    generator = build_generator(model_cfg, image_shape, num_classes, knowledge).to(device)
     mode = transfer.mode if transfer is not None else "none"
     if mode != "none" and teacher is None:
         raise ValueError(f"transfer.mode={mode!r} needs a teacher")
@@ -102,7 +105,7 @@ def init_state(
             logit_head=transfer.logit_head,
         )
     else:
-        discriminator = build_discriminator(model_cfg, image_shape, num_classes)
+        discriminator = build_discriminator(model_cfg, image_shape, num_classes, knowledge)
         if mode == "init":
             init_from_teacher(discriminator, teacher.net)
     if model_cfg.codes:

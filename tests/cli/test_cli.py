@@ -135,7 +135,7 @@ COND_ARGS = [
     arg
     for setting in (
         'model.name="sagan"',
-        'model.condition="class"',
+        'knowledge.condition="class"',
         "model.spectral_norm_d=true",
         'loss.kind="hinge"',
     )

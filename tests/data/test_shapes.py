@@ -2,6 +2,7 @@
 cached, and judged by factor classifiers."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -157,13 +158,16 @@ def test_a_fusion_run_on_shapes_is_judged_factor_by_factor(small_shapes, quick_r
     from tests.conftest import TINY
 
     cfg = resolve_config("dcgan", TINY + [
-        'data.name="shapes"', 'model.name="sagan"', 'model.condition="fusion"',
-        "model.attention_at=[8]", 'data.holdout_pairs=["triangle:red"]', 'loss.kind="hinge"',
+        'data.name="shapes"', 'model.name="sagan"', 'knowledge.condition="fusion"',
+        "model.attention_at=[8]", 'knowledge.holdout_pairs=["triangle:red"]', 'loss.kind="hinge"',
         "train.steps=4",
     ])  # fmt: skip
     train(cfg, tmp_path / "run", dataset=None)
-    eval_cfg = EvalConfig(num_samples=40, reference_num=100, kid_subset_size=20, guidance=1.5)
-    scores = evaluate_generator(knowgen.load(tmp_path / "run"), cfg.data, eval_cfg)
+    eval_cfg = EvalConfig(num_samples=40, reference_num=100, kid_subset_size=20)
+    guided = replace(cfg.knowledge, guidance=1.5)
+    scores = evaluate_generator(
+        knowgen.load(tmp_path / "run"), cfg.data, eval_cfg, knowledge=guided
+    )
     for factor in FACTOR_BINS:
         assert 0.0 <= scores[f"factor_{factor}_accuracy"] <= 1.0
         assert 0.0 <= scores[f"factor_{factor}_ceiling"] <= 1.0
@@ -182,9 +186,9 @@ def test_size_rotation_and_position_are_kinds_of_their_own(small_shapes, quick_r
     from knowgen.train.loop import train
     from tests.conftest import TINY
 
-    kinds = 'model.fusion_kinds=["class", "hue", "size", "rotation", "position"]'
+    kinds = 'knowledge.fusion_kinds=["class", "hue", "size", "rotation", "position"]'
     cfg = resolve_config("dcgan", TINY + [
-        'data.name="shapes"', 'model.name="sagan"', 'model.condition="fusion"', kinds,
+        'data.name="shapes"', 'model.name="sagan"', 'knowledge.condition="fusion"', kinds,
         'loss.kind="hinge"', "train.steps=4",
     ])  # fmt: skip
     state = train(cfg, tmp_path / "run")

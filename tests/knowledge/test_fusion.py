@@ -119,10 +119,10 @@ def test_per_condition_scores_on_images_that_obey():
 
 FUSION = [
     'model.name="sagan"',
-    'model.condition="fusion"',
-    'model.fusion="cross-attention"',
+    'knowledge.condition="fusion"',
+    'knowledge.fusion="cross-attention"',
     "model.attention_at=[4]",
-    'data.holdout_pairs=["dress:red"]',
+    'knowledge.holdout_pairs=["dress:red"]',
     'loss.kind="hinge"',
     "train.steps=6",
 ]
@@ -153,7 +153,7 @@ def test_every_fusion_mode_trains(tmp_path, fusion):
     from knowgen.train.loop import train
     from tests.conftest import TINY
 
-    cfg = resolve_config("dcgan", TINY + FUSION + [f'model.fusion="{fusion}"'])
+    cfg = resolve_config("dcgan", TINY + FUSION + [f'knowledge.fusion="{fusion}"'])
     state = train(cfg, tmp_path / fusion, dataset=colour_dataset())
     images = state.ema.model(torch.randn(3, state.z_dim), {"class": torch.tensor([0, 1, 2])})
     assert images.shape == (3, 3, 8, 8) and torch.isfinite(images).all()
@@ -268,7 +268,7 @@ def test_descriptions_name_class_and_colour():
     ]
 
 
-TEXT = ['model.fusion_kinds=["class", "hue", "structure", "text"]']
+TEXT = ['knowledge.fusion_kinds=["class", "hue", "structure", "text"]']
 
 
 def test_text_is_one_more_fused_kind(tmp_path):

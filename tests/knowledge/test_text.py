@@ -33,7 +33,7 @@ def test_missing_extra_says_what_to_install(monkeypatch, tmp_path):
     from tests.conftest import TINY
 
     args = ["train", "--out", str(tmp_path / "run")]
-    for setting in TINY + ['model.name="sagan"', 'model.condition="text"']:
+    for setting in TINY + ['model.name="sagan"', 'knowledge.condition="text"']:
         args += ["--set", setting]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "knowgen[text]" in result.output
@@ -84,14 +84,17 @@ def test_text_encoder_checks_the_embedding_size():
 
 def test_matching_aware_d_rejects_real_images_under_other_captions():
     from knowgen.knowledge.conditioning import CaptionConditions
+    from knowgen.knowledge.config import KnowledgeConfig
     from knowgen.losses import LossConfig
     from knowgen.models import ModelConfig
     from knowgen.train.config import TrainConfig
     from knowgen.train.state import init_state
     from knowgen.train.steps import d_step, generate_fake
 
-    model = ModelConfig(name="sagan", z_dim=8, width=8, condition="text", text_dim=6)
-    state = init_state(model, TrainConfig(batch_size=8), (1, 8, 8), torch.device("cpu"))
+    model = ModelConfig(name="sagan", z_dim=8, width=8)
+    text_knowledge = KnowledgeConfig(condition="text", text_dim=6)
+    state = init_state(model, TrainConfig(batch_size=8), (1, 8, 8), torch.device("cpu"),
+                       knowledge=text_knowledge)  # fmt: skip
     bank = class_caption_bank(["a", "b", "c"], "folder")
     text = TextConditions(bank, torch.randn(len(bank.captions), 6))
     state.conditioning = CaptionConditions(text, torch.arange(8) % 3)

@@ -137,12 +137,12 @@ def test_real_clustering_term_joins_d_step_when_asked():
 @pytest.mark.parametrize(
     "extra",
     [
-        ['model.name="sagan"', 'model.condition="class"'],
+        ['model.name="sagan"', 'knowledge.condition="class"'],
         [
             'transfer.mode="projected"',
             "transfer.teacher_width=8",
             'model.name="sagan"',
-            'model.condition="class"',
+            'knowledge.condition="class"',
         ],
     ],
 )

