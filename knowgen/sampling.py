@@ -183,9 +183,8 @@ class Generator:
             z = torch.randn(min(MAX_BATCH, n - start), self.z_dim, generator=rng)
             if codes:
                 z = self._with_codes(z, codes)
-            part = None
-            if cond is not None:
-                part = {k: v[start : start + len(z)].to(device) for k, v in cond.items()}
+            stop = start + len(z)
+            part = None if cond is None else cond.map(lambda v: v[start:stop].to(device))  # noqa: B023
             out.append(to_uint8(self.network(z.to(device), part)).cpu())
         return Samples(torch.cat(out))
 

@@ -133,17 +133,18 @@ class ClassConditions:
         return self.num_classes
 
     def for_real(self, index: torch.Tensor) -> Conditions:
-        return {"class": self.labels[index]}
+        return Conditions({"class": self.labels[index]})
 
     def for_fake(self, batch: int) -> Conditions:
-        return {"class": torch.randint(self.num_classes, (batch,), device=self.labels.device)}
+        classes = torch.randint(self.num_classes, (batch,), device=self.labels.device)
+        return Conditions({"class": classes})
 
     def mismatched(self, index: torch.Tensor) -> None:
         return None
 
     def fixed(self, num: int) -> Conditions:
         """Classes 0..K-1 repeated: with K images per grid row, each column is one class."""
-        return {"class": balanced_classes(num, self.num_classes).to(self.labels.device)}
+        return Conditions({"class": balanced_classes(num, self.num_classes).to(self.labels.device)})
 
 
 @dataclass
@@ -277,19 +278,16 @@ def request(
         return None
     if cfg.condition == "class":
         classes = given.get("class", balanced_classes(num, network.num_classes))
-        return {"class": classes.long()}
+        return Conditions({"class": classes.long()})
     if cfg.condition == "text":
         if "text" not in given:
             raise KnowledgeError("this generator is text-conditional: give a text (a description)")
-        return {"text": given["text"]}
-    cond = dict(given)
-    if not cond:  # nothing given: every kind present but masked out (its null token)
-        encoder = network.encoder
-        cond = encoder.placeholder(num)
-        cond |= {f"{k}_given": torch.zeros(num, dtype=torch.bool) for k in encoder.kinds}
+        return Conditions({"text": given["text"]})
+    # fusion: what is not given is each kind's null token; nothing at all, null everywhere
+    cond = Conditions(dict(given)) if given else network.encoder.nothing(num)
     if guidance is not None:
         from knowgen.knowledge.fusion import check_guidance
 
         check_guidance(guidance, "guidance")
-        cond["guidance"] = torch.full((num,), float(guidance))
+        cond.guidance = torch.full((num,), float(guidance))
     return cond

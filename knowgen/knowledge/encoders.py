@@ -1,19 +1,80 @@
-"""The `KnowledgeEncoder` interface and its first implementation, the class encoder.
+"""`Conditions` (the knowledge of a batch), the `KnowledgeEncoder` interface and its first
+implementation, the class encoder.
 
-A condition batch is a dict of tensors keyed by kind (`{"class": LongTensor (B,)}` today; text,
-attributes and structure later). An encoder turns it into `Knowledge`: tokens (B, T, d) for
-attention over the parts of a condition, and one pooled vector (B, d) for FiLM/conditional
-BatchNorm in G and the projection term in D. Unconditional models pass no conditions at all.
+An encoder turns `Conditions` into `Knowledge`: tokens (B, T, d) for attention over the parts of
+a condition, and one pooled vector (B, d) for FiLM/conditional BatchNorm in G and the projection
+term in D. Unconditional models pass no conditions at all.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-Conditions = dict[str, torch.Tensor]
+
+@dataclass
+class Conditions:
+    """The knowledge of a batch of B images: a tensor per kind (`values`, keyed by kind name,
+    B rows each), which images are given each kind (`given`: (B,) bool per kind; a kind without
+    a mask is given to every image that has its value) and, when sampling, the guidance scale
+    per image (`guidance`, (B,)). Values read like a mapping: `cond["class"]`, `"hue" in cond`.
+    """
+
+    values: dict[str, torch.Tensor]
+    given: dict[str, torch.Tensor] = field(default_factory=dict)
+    guidance: torch.Tensor | None = None
+
+    def __getitem__(self, kind: str) -> torch.Tensor:
+        return self.values[kind]
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self.values
+
+    def __len__(self) -> int:
+        """The batch size B."""
+        return len(next(iter(self.values.values()))) if self.values else 0
+
+    def get(self, kind: str, default: torch.Tensor | None = None) -> torch.Tensor | None:
+        return self.values.get(kind, default)
+
+    def keys(self) -> Iterable[str]:
+        return self.values.keys()
+
+    def items(self) -> Iterable[tuple[str, torch.Tensor]]:
+        return self.values.items()
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor]) -> Conditions:
+        """`fn` applied to every tensor (a slice of the batch, a device move, a rank's shard)."""
+        return Conditions(
+            {k: fn(v) for k, v in self.values.items()},
+            {k: fn(v) for k, v in self.given.items()},
+            None if self.guidance is None else fn(self.guidance),
+        )
+
+    def only(self, kinds: Iterable[str]) -> Conditions:
+        """The same knowledge restricted to `kinds` (what a network of those kinds reads)."""
+        kinds = set(kinds)
+        values = {k: v for k, v in self.values.items() if k in kinds}
+        given = {k: v for k, v in self.given.items() if k in kinds}
+        return Conditions(values, given, self.guidance)
+
+    def is_given(self, kind: str, batch: int, device) -> torch.Tensor:
+        """Which images are given `kind` (B,): its mask, all if it has a value but no mask,
+        none if it has no value."""
+        if kind not in self.values:
+            return torch.zeros(batch, dtype=torch.bool, device=device)
+        mask = self.given.get(kind)
+        return torch.ones(batch, dtype=torch.bool, device=device) if mask is None else mask.bool()
+
+
+def as_conditions(conditions: Conditions | Mapping[str, torch.Tensor] | None) -> Conditions:
+    """`Conditions` from a plain {kind: tensor} mapping (every kind given), or unchanged."""
+    if isinstance(conditions, Conditions):
+        return conditions
+    return Conditions(dict(conditions or {}))
 
 
 @dataclass
@@ -37,10 +98,10 @@ class KnowledgeEncoder(nn.Module):
         """Neutral conditions for `batch` images (see `placeholder_conditions`)."""
         raise NotImplementedError
 
-    def read(self, conditions: Conditions | None) -> torch.Tensor:
+    def read(self, conditions: Conditions | Mapping | None) -> torch.Tensor:
         """This encoder's entry of `conditions`, or a clear error naming what is missing."""
         if conditions is None or self.key not in conditions:
-            given = sorted(conditions) if conditions else []
+            given = sorted(conditions.keys()) if conditions else []
             raise ValueError(
                 f"this model is conditioned on {self.key!r}; pass conditions={{'{self.key}': ...}}"
                 f" (got {given})"
@@ -72,7 +133,7 @@ class ClassEncoder(KnowledgeEncoder):
         return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
 
     def placeholder(self, batch: int) -> Conditions:
-        return {"class": torch.zeros(batch, dtype=torch.long)}
+        return Conditions({"class": torch.zeros(batch, dtype=torch.long)})
 
 
 def balanced_classes(num: int, num_classes: int) -> torch.Tensor:
@@ -89,7 +150,7 @@ def placeholder_conditions(network: nn.Module, batch: int) -> Conditions | None:
     if isinstance(encoder, KnowledgeEncoder):
         return encoder.placeholder(batch)
     if getattr(network, "num_classes", 0):  # networks with several class encoders
-        return {"class": torch.zeros(batch, dtype=torch.long)}
+        return Conditions({"class": torch.zeros(batch, dtype=torch.long)})
     return None
 
 

@@ -19,7 +19,7 @@ How G reads the fused knowledge (`knowledge.fusion`):
 D scores agreement with every kind: its pooled vector is the *sum* of per-kind vectors, so the
 projection term `<sum_k e_k, h>` is one projection term per kind.
 
-Guidance (sampling only): `conditions["guidance"]` = s (one per image) moves every given kind's
+Guidance (sampling only): `Conditions.guidance` = s (one per image) moves every given kind's
 vector and tokens from its null token towards, and past, what was given: null + s (given - null).
 s = 1 is plain conditioning; s > 1 is the GAN counterpart of classifier-free guidance, made
 possible by the same dropout-trained null tokens (a GAN has no score to extrapolate, so the
@@ -32,7 +32,13 @@ import torch
 from torch import nn
 
 from knowgen.knowledge.config import DEFAULT_TEXT_MODEL, MAX_GUIDANCE
-from knowgen.knowledge.encoders import Conditions, Knowledge, KnowledgeEncoder, class_index
+from knowgen.knowledge.encoders import (
+    Conditions,
+    Knowledge,
+    KnowledgeEncoder,
+    as_conditions,
+    class_index,
+)
 from knowgen.knowledge.kinds import (  # noqa: F401 - re-exported: the fusion kinds' parts
     ATTRIBUTE_KINDS,
     HUE_BINS,
@@ -49,15 +55,6 @@ from knowgen.knowledge.kinds import (  # noqa: F401 - re-exported: the fusion ki
 # continuous attributes a dataset may know (`shapes`), each a kind of its own: kind -> the
 # dataset attributes (each in [0, 1)) it reads
 FUSION_KINDS = tuple(KINDS)
-
-
-def given(conditions: Conditions, key: str, batch: int, device) -> torch.Tensor:
-    """Which images are given condition `key` (B,): all if present without a `<key>_given`
-    mask, none if absent."""
-    if key not in conditions:
-        return torch.zeros(batch, dtype=torch.bool, device=device)
-    mask = conditions.get(f"{key}_given")
-    return torch.ones(batch, dtype=torch.bool, device=device) if mask is None else mask.bool()
 
 
 class FusionEncoder(KnowledgeEncoder):
@@ -106,16 +103,15 @@ class FusionEncoder(KnowledgeEncoder):
             nn.init.normal_(self.out.weight, 0.0, (out_dim * dim * len(self.kinds)) ** -0.5)
 
     def forward(self, conditions: Conditions | None) -> Knowledge:
-        conditions = conditions or {}
+        conditions = as_conditions(conditions)
         batch, device = self._batch(conditions)
-        guidance = conditions.get("guidance")
+        guidance = conditions.guidance
         pooled_parts, token_parts = [], []
         for kind in self.kinds:
-            has = given(conditions, kind, batch, device)
+            has = conditions.is_given(kind, batch, device)
             null_pooled = self.null_pooled[kind].expand(batch, -1)
             if has.any():
-                filled = {kind: conditions[kind]}
-                knowledge = self.encoders[kind](filled)
+                knowledge = self.encoders[kind](Conditions({kind: conditions[kind]}))
                 pooled, tokens = knowledge.pooled, knowledge.tokens
                 if guidance is not None:
                     scale = torch.as_tensor(guidance, device=device).float().expand(batch)
@@ -145,39 +141,45 @@ class FusionEncoder(KnowledgeEncoder):
             if kind in conditions:
                 return len(conditions[kind]), conditions[kind].device
         raise ValueError(
-            f"this model fuses {list(self.kinds)}; give at least one of them (e.g. "
-            "{'class': ...}) or pass every kind with a *_given mask of False"
+            f"this model fuses {list(self.kinds)}; give at least one of them, or every kind with "
+            "a `given` mask of False (see `FusionEncoder.nothing`)"
         )
 
     def placeholder(self, batch: int) -> Conditions:
-        cond: Conditions = {}
+        values = {}
         for kind in self.kinds:
-            cond |= self.encoders[kind].placeholder(batch)
+            values |= self.encoders[kind].placeholder(batch).values
+        return Conditions(values)
+
+    def nothing(self, batch: int) -> Conditions:
+        """Every kind present but given to no image: each kind's null token everywhere."""
+        cond = self.placeholder(batch)
+        cond.given = {kind: torch.zeros(batch, dtype=torch.bool) for kind in self.kinds}
         return cond
 
 
 def drop_conditions(
     cond: Conditions, kinds: tuple[str, ...], p: float, single: float = 0.0
 ) -> Conditions:
-    """Each kind left out of each image with probability `p` (a `<kind>_given` mask), so the
+    """Each kind left out of each image with probability `p` (its `given` mask), so the
     networks learn every subset of the knowledge; and, with probability `single`, all but one
     kind (chosen uniformly) left out, so that each kind is also learned alone, which `p` alone
     rarely asks for (with p = 0.1 and four kinds, one kind alone for 0.4% of images)."""
     if not p and not single:
         return cond
-    out = dict(cond)
+    masks = dict(cond.given)
     present = [kind for kind in kinds if kind in cond]
     for kind in present:
         keep = torch.rand(len(cond[kind]), device=cond[kind].device) >= p
-        out[f"{kind}_given"] = keep & given(cond, kind, len(keep), keep.device)
+        masks[kind] = keep & cond.is_given(kind, len(keep), keep.device)
     if single and present:
         first = cond[present[0]]
         alone = torch.rand(len(first), device=first.device) < single
         pick = torch.randint(len(present), (len(first),), device=first.device)
         for i, kind in enumerate(present):
-            kept = given(cond, kind, len(first), first.device)
-            out[f"{kind}_given"] = torch.where(alone, (pick == i) & kept, out[f"{kind}_given"])
-    return out
+            kept = cond.is_given(kind, len(first), first.device)
+            masks[kind] = torch.where(alone, (pick == i) & kept, masks[kind])
+    return Conditions(dict(cond.values), masks, cond.guidance)
 
 
 def parse_holdout(pairs: tuple[str, ...], class_names: list[str]) -> list[tuple[int, int]]:
@@ -247,7 +249,7 @@ class FusedConditions:
     def of_images(self, index: torch.Tensor) -> Conditions:
         """The conditions of dataset images `index`, every kind given."""
         index = index.to(self.device)
-        return {kind: column[index] for kind, column in self.columns.items()}
+        return Conditions({kind: column[index] for kind, column in self.columns.items()})
 
     def for_real(self, index: torch.Tensor) -> Conditions:
         return drop_conditions(self.of_images(index), self.kinds, self.dropout, self.single)

@@ -161,7 +161,7 @@ class HueEncoder(KnowledgeEncoder):
         return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
 
     def placeholder(self, batch: int) -> Conditions:
-        return {"hue": torch.zeros(batch)}
+        return Conditions({"hue": torch.zeros(batch)})
 
 
 class HueKind:
@@ -210,7 +210,7 @@ class AttributeEncoder(KnowledgeEncoder):
 
     def placeholder(self, batch: int) -> Conditions:
         shape = (batch,) if self.width == 1 else (batch, self.width)
-        return {self.key: torch.full(shape, 0.5)}
+        return Conditions({self.key: torch.full(shape, 0.5)})
 
 
 class AttributeKind:
@@ -284,7 +284,7 @@ class StructureEncoder(KnowledgeEncoder):
         return Knowledge(tokens=tokens, pooled=self.pool(tokens.flatten(1)))
 
     def placeholder(self, batch: int) -> Conditions:
-        return {"structure": torch.zeros(batch, 1, self.grid, self.grid)}
+        return Conditions({"structure": torch.zeros(batch, 1, self.grid, self.grid)})
 
 
 class StructureKind:

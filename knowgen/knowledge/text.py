@@ -200,7 +200,7 @@ class TextEncoder(KnowledgeEncoder):
         return Knowledge(tokens=self.project(tokens), pooled=projected)
 
     def placeholder(self, batch: int) -> Conditions:
-        return {"text": torch.zeros(batch, self.text_dim)}
+        return Conditions({"text": torch.zeros(batch, self.text_dim)})
 
 
 @dataclass
@@ -234,12 +234,12 @@ class TextConditions:
 
     def conditions(self, ids: torch.Tensor) -> Conditions:
         """The conditions of captions `ids`: their embeddings, and their classes when known."""
-        cond: Conditions = {"text": self.pooled[ids]}
+        values = {"text": self.pooled[ids]}
         if self.tokens is not None:
-            cond["text_tokens"] = self.tokens[ids]
+            values["text_tokens"] = self.tokens[ids]
         if self._has_classes:
-            cond["class"] = self._classes[ids]
-        return cond
+            values["class"] = self._classes[ids]
+        return Conditions(values)
 
     def draw(self, groups: torch.Tensor) -> torch.Tensor:
         """One random training caption id per entry of `groups`."""

@@ -61,7 +61,7 @@ class World:
         return tensor[self.rank * share : (self.rank + 1) * share]
 
     def shard_conditions(self, cond: Conditions | None) -> Conditions | None:
-        return None if cond is None else {k: self.shard(v) for k, v in cond.items()}
+        return None if cond is None else cond.map(self.shard)
 
     def average_gradients(self, parameters: Iterable[nn.Parameter]) -> None:
         """Replace each gradient by its mean over ranks (one flat all-reduce)."""

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from knowgen.data.color import structure_mask, tint
 from knowgen.data.datasets import Dataset
+from knowgen.knowledge.encoders import Conditions
 from knowgen.knowledge.fusion import (
     HUE_BINS,
     FusedConditions,
@@ -46,7 +47,7 @@ def test_fusion_encoder_null_tokens_and_shapes():
     assert full.pooled.shape == (2, 16) and full.tokens.shape == (2, 1 + 1 + 49, 16)
     only_class = encoder({"class": torch.tensor([0, 1])})
     assert only_class.tokens.shape == (2, 3, 16)  # absent kinds: one null token each
-    masked = encoder(cond | {"hue_given": torch.tensor([True, False])})
+    masked = encoder(Conditions(cond, given={"hue": torch.tensor([True, False])}))
     assert torch.allclose(masked.pooled[0], full.pooled[0])
     assert not torch.allclose(masked.pooled[1], full.pooled[1])
     assert torch.allclose(masked.tokens[1, 1], encoder.null_token["hue"])
@@ -58,40 +59,40 @@ def test_discriminator_side_sums_one_term_per_kind():
     encoder = FusionEncoder(("class", "hue"), 3, 8, sum_pooled=True, out_dim=32)
     cond = {"class": torch.tensor([2]), "hue": torch.tensor([0.3])}
     both = encoder(cond).pooled
-    no_hue = encoder(cond | {"hue_given": torch.tensor([False])}).pooled
-    no_class = encoder(cond | {"class_given": torch.tensor([False])}).pooled
-    nothing = encoder(cond | {"class_given": torch.tensor([False]),
-                              "hue_given": torch.tensor([False])}).pooled  # fmt: skip
+    no = torch.tensor([False])
+    no_hue = encoder(Conditions(cond, given={"hue": no})).pooled
+    no_class = encoder(Conditions(cond, given={"class": no})).pooled
+    nothing = encoder(Conditions(cond, given={"class": no, "hue": no})).pooled
     assert both.shape == (1, 32)
     assert torch.allclose(both - no_hue, no_class - nothing, atol=1e-6)  # additive per kind
 
 
 def test_condition_dropout_rate():
     torch.manual_seed(0)
-    cond = {"class": torch.zeros(20000, dtype=torch.long)}
+    cond = Conditions({"class": torch.zeros(20000, dtype=torch.long)})
     dropped = drop_conditions(cond, ("class",), 0.25)
-    assert abs(1 - dropped["class_given"].float().mean().item() - 0.25) < 0.02
+    assert abs(1 - dropped.given["class"].float().mean().item() - 0.25) < 0.02
     assert drop_conditions(cond, ("class",), 0.0) is cond
 
 
 def test_single_kind_training_keeps_exactly_one_kind():
     torch.manual_seed(0)
     n = 4000
-    cond = {"class": torch.zeros(n, dtype=torch.long), "hue": torch.rand(n),
-            "structure": torch.ones(n, 1, 7, 7)}  # fmt: skip
+    cond = Conditions({"class": torch.zeros(n, dtype=torch.long), "hue": torch.rand(n),
+                       "structure": torch.ones(n, 1, 7, 7)})  # fmt: skip
     kinds = ("class", "hue", "structure")
     out = drop_conditions(cond, kinds, 0.1, single=1.0)
-    kept = torch.stack([out[f"{k}_given"] for k in kinds], dim=1)
+    kept = torch.stack([out.given[k] for k in kinds], dim=1)
     assert kept.sum(1).eq(1).all()  # one kind each
     assert (kept.float().mean(0) - 1 / 3).abs().max() < 0.03  # chosen evenly
     some = drop_conditions(cond, kinds, 0.0, single=0.5)
-    alone = torch.stack([some[f"{k}_given"] for k in kinds], dim=1).sum(1).eq(1)
+    alone = torch.stack([some.given[k] for k in kinds], dim=1).sum(1).eq(1)
     assert abs(alone.float().mean().item() - 0.5) < 0.03
     torch.manual_seed(1)
     plain = drop_conditions(cond, kinds, 0.1)
     torch.manual_seed(1)
     same = drop_conditions(cond, kinds, 0.1, single=0.0)  # no extra draws: same trajectory
-    assert all(torch.equal(plain[f"{k}_given"], same[f"{k}_given"]) for k in kinds)
+    assert all(torch.equal(plain.given[k], same.given[k]) for k in kinds)
 
 
 def test_held_out_pairs_parse_and_select():
@@ -228,18 +229,21 @@ def test_guidance_moves_each_given_kind_away_from_its_null():
     with torch.no_grad():  # null tokens are learned; make them non-trivial
         for kind in encoder.kinds:
             encoder.null_pooled[kind].normal_()
-    cond = {"class": torch.tensor([0, 2]), "hue": torch.tensor([0.1, 0.6]),
-            "hue_given": torch.tensor([True, False])}  # fmt: skip
-    plain = encoder(cond)
-    assert torch.allclose(encoder(cond | {"guidance": torch.ones(2)}).pooled, plain.pooled)
-    nothing = encoder(cond | {"class_given": torch.zeros(2, dtype=torch.bool),
-                              "hue_given": torch.zeros(2, dtype=torch.bool)})  # fmt: skip
-    assert torch.allclose(encoder(cond | {"guidance": torch.zeros(2)}).pooled, nothing.pooled,
-                          atol=1e-6)  # fmt: skip
+    values = {"class": torch.tensor([0, 2]), "hue": torch.tensor([0.1, 0.6])}
+    hue_given = {"hue": torch.tensor([True, False])}
+
+    def guided(scale):
+        return Conditions(values, hue_given, None if scale is None else torch.as_tensor(scale))
+
+    plain = encoder(guided(None))
+    assert torch.allclose(encoder(guided(torch.ones(2))).pooled, plain.pooled)
+    no = torch.zeros(2, dtype=torch.bool)
+    nothing = encoder(Conditions(values, {"class": no, "hue": no}))
+    assert torch.allclose(encoder(guided(torch.zeros(2))).pooled, nothing.pooled, atol=1e-6)
     # the fused vector is linear in each kind's vector: s = 2 doubles the step from s = 0
-    double = encoder(cond | {"guidance": torch.full((2,), 2.0)})
+    double = encoder(guided(torch.full((2,), 2.0)))
     assert torch.allclose(double.pooled - plain.pooled, plain.pooled - nothing.pooled, atol=1e-5)
-    tokens = encoder(cond | {"guidance": torch.tensor([2.0, 3.0])}).tokens
+    tokens = encoder(guided(torch.tensor([2.0, 3.0]))).tokens
     assert torch.allclose(tokens[1, 1], encoder.null_token["hue"])  # not given: still null
 
 

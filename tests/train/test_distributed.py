@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from knowgen.knowledge.encoders import Conditions
 from knowgen.train.distributed import World
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,4 +83,6 @@ def test_batch_must_divide_among_processes():
         World(rank=0, size=3).local_batch(16)
     world = World(rank=1, size=2)
     assert world.shard(torch.arange(8)).tolist() == [4, 5, 6, 7]
-    assert world.shard_conditions({"class": torch.arange(4)})["class"].tolist() == [2, 3]
+    cond = Conditions({"class": torch.arange(4)}, {"class": torch.tensor([1, 0, 1, 0]).bool()})
+    sharded = world.shard_conditions(cond)
+    assert sharded["class"].tolist() == [2, 3] and sharded.given["class"].tolist() == [True, False]
