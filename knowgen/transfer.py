@@ -30,7 +30,12 @@ from torch import nn
 from knowgen.data import DataConfig, Dataset, load_dataset
 from knowgen.knowledge import ClassEncoder, Conditions
 from knowgen.metrics.evaluator import EvaluatorRecipe, load_or_train_classifier
-from knowgen.models.dcgan import dcgan_geometry, dcgan_trunk, stage_channels
+from knowgen.models.dcgan import (
+    DCGANDiscriminator,
+    dcgan_geometry,
+    dcgan_trunk,
+    stage_channels,
+)
 from knowgen.models.layers import Judgement, init_dcgan_weights
 
 log = logging.getLogger(__name__)
@@ -248,6 +253,8 @@ class ProjectedDiscriminator(nn.Module):
         super().__init__()
         self.teacher = teacher.eval().requires_grad_(False)
         self.num_classes = num_classes
+        self.encoder = None  # one class encoder per scale instead (`encoders`)
+        self.q_head = None
         self.cross_scale = cross_scale
         self.mix = nn.ModuleList()
         self.heads = nn.ModuleList()
@@ -315,15 +322,14 @@ class ProjectedDiscriminator(nn.Module):
 
 def init_from_teacher(discriminator: nn.Module, teacher: Teacher_) -> None:
     """Copy the teacher's trunk into D's (same layer layout: `dcgan_trunk`)."""
-    trunk = getattr(discriminator, "net", None)
     if not isinstance(teacher, TeacherNet):
         raise ValueError("transfer.mode='init' needs transfer.teacher_arch='teachernet-v1'")
-    state = teacher.trunk.state_dict()
-    if trunk is None:
+    if not isinstance(discriminator, DCGANDiscriminator):
         raise ValueError(
             "transfer.mode='init' needs model.name='dcgan' (D shares the teacher's trunk)"
         )
-    target = nn.Sequential(*list(trunk)[: len(teacher.trunk)])
+    state = teacher.trunk.state_dict()
+    target = nn.Sequential(*list(discriminator.net)[: len(teacher.trunk)])
     try:
         target.load_state_dict(state)
     except RuntimeError as err:

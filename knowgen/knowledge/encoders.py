@@ -90,6 +90,7 @@ class KnowledgeEncoder(nn.Module):
 
     dim: int
     key: str
+    num_classes: int = 0  # classes it reads (a class encoder, or fused knowledge with classes)
 
     def forward(self, conditions: Conditions) -> Knowledge:  # pragma: no cover - interface
         raise NotImplementedError
@@ -146,10 +147,9 @@ def placeholder_conditions(network: nn.Module, batch: int) -> Conditions | None:
     """Neutral conditions (class 0, a zero text embedding) for every image of a conditional
     network, None for an unconditional one: for passes whose result does not depend on the
     condition, such as D's trunk features and their size."""
-    encoder = getattr(network, "encoder", None)
-    if isinstance(encoder, KnowledgeEncoder):
-        return encoder.placeholder(batch)
-    if getattr(network, "num_classes", 0):  # networks with several class encoders
+    if network.encoder is not None:
+        return network.encoder.placeholder(batch)
+    if network.num_classes:  # networks with several class encoders (a projected D)
         return Conditions({"class": torch.zeros(batch, dtype=torch.long)})
     return None
 

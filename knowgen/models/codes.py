@@ -99,12 +99,12 @@ class InfoGenerator(nn.Module):
         self.codes = codes
         self.z_dim = int(base.z_dim)
         self.noise_dim = self.z_dim - codes.slots
-        self.num_classes = int(getattr(base, "num_classes", 0))
+        self.num_classes = base.num_classes
 
     @property
     def encoder(self) -> nn.Module | None:
         """The base generator's knowledge encoder: codes add no knowledge of their own."""
-        return getattr(self.base, "encoder", None)
+        return self.base.encoder
 
     def forward(self, z: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         noise, slots = z[:, : self.noise_dim], z[:, self.noise_dim :]

@@ -41,6 +41,8 @@ class DCGANGenerator(nn.Module):
         max_channels: int = 512,
     ) -> None:
         super().__init__()
+        self.num_classes = 0  # declared capabilities (models.layers.Generator)
+        self.encoder = None
         channels, height, width_px = image_shape
         if height != width_px:
             raise ValueError(f"dcgan needs square images, got {height}x{width_px}")
@@ -100,6 +102,9 @@ class DCGANDiscriminator(nn.Module):
         use_batchnorm: bool = True,
     ) -> None:
         super().__init__()
+        self.num_classes = 0  # declared capabilities (models.layers.Discriminator)
+        self.encoder = None
+        self.q_head = None  # InfoGAN's Q head, set by the training state when a run has codes
         channels, height, _ = image_shape
         base, stages = dcgan_geometry(height)
         widths = stage_channels(stages, width, max_channels)[::-1]  # narrow -> wide

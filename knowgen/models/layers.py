@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+class Generator(Protocol):
+    """What every generator declares (capabilities are attributes, never sniffed): its input
+    size, how many classes it is asked for (0: none) and its knowledge encoder (None: it reads
+    no knowledge)."""
+
+    z_dim: int
+    num_classes: int
+    encoder: nn.Module | None
+
+    def __call__(self, z: torch.Tensor, cond=None) -> torch.Tensor: ...
+
+
+class Discriminator(Protocol):
+    """What every discriminator declares: its classes, knowledge encoder and InfoGAN Q head
+    (None unless the run has codes), and one pass that judges images."""
+
+    num_classes: int
+    encoder: nn.Module | None
+    q_head: nn.Module | None
+
+    def judge(self, x: torch.Tensor, cond=None) -> Judgement: ...
 
 
 class Judgement(NamedTuple):

@@ -66,7 +66,7 @@ class SAGANGenerator(nn.Module):
             raise ValueError(f"sagan needs square images, got {height}x{width_px}")
         self.z_dim = z_dim
         self.encoder = encoder
-        self.num_classes = int(getattr(encoder, "num_classes", 0))  # classes it is asked for
+        self.num_classes = encoder.num_classes if encoder is not None else 0  # classes asked for
         base, stages = dcgan_geometry(height)
         widths = stage_channels(stages, width, max_channels)
         sides = [base * 2**i for i in range(stages)]
@@ -157,6 +157,7 @@ class SAGANDiscriminator(nn.Module):
         feature_dim = widths[-1] * base * base  # the map flattened, as DCGAN's last conv sees it
         self.head = nn.Linear(feature_dim, 1)
         self.encoder = encoder_for(feature_dim)
+        self.q_head = None  # InfoGAN's Q head, set by the training state when a run has codes
         self.aux_head = nn.Linear(feature_dim, num_classes) if aux_classifier else None
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

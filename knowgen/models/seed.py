@@ -22,6 +22,8 @@ class LinearGenerator(nn.Module):
 
     def __init__(self, z_dim: int, image_shape: tuple[int, int, int]) -> None:
         super().__init__()
+        self.num_classes = 0  # declared capabilities (models.layers.Generator)
+        self.encoder = None
         self.z_dim = z_dim
         self.image_shape = image_shape
         self.linear = nn.Linear(z_dim, math.prod(image_shape))
@@ -41,6 +43,9 @@ class LinearDiscriminator(nn.Module):
 
     def __init__(self, image_shape: tuple[int, int, int]) -> None:
         super().__init__()
+        self.num_classes = 0  # declared capabilities (models.layers.Discriminator)
+        self.encoder = None
+        self.q_head = None  # InfoGAN's Q head, set by the training state when a run has codes
         self.weight = nn.Parameter(torch.zeros(1, math.prod(image_shape) + 1))
         nn.init.normal_(self.weight, 0.0, 0.02)
 
@@ -60,6 +65,8 @@ class SeedGenerator(nn.Module):
 
     def __init__(self, z_dim: int, image_shape: tuple[int, int, int], hidden: int = 128) -> None:
         super().__init__()
+        self.num_classes = 0  # declared capabilities (models.layers.Generator)
+        self.encoder = None
         self.z_dim = z_dim
         self.image_shape = image_shape
         self.net = nn.Sequential(
@@ -92,6 +99,9 @@ class SeedDiscriminator(nn.Module):
         use_batchnorm: bool = True,
     ) -> None:
         super().__init__()
+        self.num_classes = 0  # declared capabilities (models.layers.Discriminator)
+        self.encoder = None
+        self.q_head = None  # InfoGAN's Q head, set by the training state when a run has codes
         channels, height, width = image_shape
         layers: list[nn.Module] = []
         for out_channels in filters:

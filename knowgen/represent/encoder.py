@@ -88,7 +88,7 @@ def train_encoder(
 
 
 def _conditions(generator: nn.Module, num: int):
-    classes = int(getattr(generator, "num_classes", 0))
+    classes = generator.num_classes
     return {"class": torch.randint(classes, (num,))} if classes else None
 
 
@@ -154,7 +154,7 @@ def reconstruct(
     """G(E(x)) for uint8 images (N, C, H, W): float images in [-1, 1]. A conditional generator
     needs the images' `classes` (the encoder recovers z, not the condition)."""
     cond = None
-    if getattr(generator, "num_classes", 0):
+    if generator.num_classes:
         if classes is None:
             raise ValueError("inverting a conditional generator needs the images' classes")
         cond = {"class": classes.long()}

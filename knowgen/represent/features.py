@@ -85,7 +85,7 @@ def discriminator_features(
     condition, only its logits do.
     """
     discriminator.eval()
-    q_head = getattr(discriminator, "q_head", None)
+    q_head = discriminator.q_head
     features, codes = [], []
     for start in range(0, len(images), batch_size):
         batch = to_float(images[start : start + batch_size])

@@ -209,6 +209,7 @@ def probe_run(
 
 def encoder_extractor(run_dir: Path, models):
     """Features (and InfoGAN codes read from E(x)) from the run's inversion encoder."""
+    from knowgen.models.codes import InfoGenerator
     from knowgen.represent.encoder import encode_latents, encoder_features, load_or_train_encoder
 
     encoder = load_or_train_encoder(run_dir, models.generator, models.image_shape, models.step)
@@ -216,7 +217,7 @@ def encoder_extractor(run_dir: Path, models):
 
     def extract(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
         codes = None
-        if hasattr(generator, "code_targets"):
+        if isinstance(generator, InfoGenerator):
             categories, continuous = generator.code_targets(encode_latents(encoder, images))
             codes = torch.cat([c[:, None].float() for c in categories] + [continuous], 1).numpy()
         return encoder_features(encoder, images), codes

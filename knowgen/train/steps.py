@@ -75,7 +75,7 @@ def information_term(
 ) -> dict[str, torch.Tensor]:
     """InfoGAN's mutual-information term on a generated batch: Q (on D's trunk) recovers the
     codes. In D's update it trains Q and the trunk; in G's, it makes G's codes recoverable."""
-    q_head = getattr(state.discriminator, "q_head", None)
+    q_head = state.discriminator.q_head
     if q_head is None or codes is None or not cfg.info_weight:
         return {}
     loss = information_loss(q_head(judged.features), codes, cfg.info_continuous_weight)
@@ -105,7 +105,7 @@ def d_step(
         wrong = discriminator.score(real_features, mismatched)
         terms["d_mismatch"] = cfg.mismatch_weight * D_NEGATIVE_LOSSES[cfg.kind](wrong)
     terms |= {f"d_{k}": v for k, v in information_term(state, judged_fake, fake.codes, cfg).items()}
-    q_head = getattr(discriminator, "q_head", None)
+    q_head = discriminator.q_head
     if q_head is not None and cfg.info_real_weight and q_head.codes.categorical:
         terms["d_info_real"] = cfg.info_real_weight * clustering_loss(q_head(real_features)[0])
     if cfg.kind == "wgan-gp":

@@ -108,3 +108,19 @@ def test_dcgan_at_64px_is_the_tutorial_network():
 def test_dcgan_rejects_sizes_it_cannot_build():
     with pytest.raises(ValueError, match="divisible by 2"):
         build_generator(ModelConfig(), (1, 7, 7))
+
+
+@pytest.mark.parametrize("name", sorted(GENERATORS))
+@pytest.mark.parametrize("codes", [False, True])
+def test_every_network_declares_its_capabilities(name, codes):
+    """Callers read `num_classes`, `encoder`, `q_head` as attributes; nothing is sniffed."""
+    if codes and name == "linear":
+        return  # InfoGAN needs a D trunk (refused by ModelConfig)
+    extra = {"info_categorical": (3,)} if codes else {}
+    cfg = ModelConfig(name=name, z_dim=8, width=8, **extra)
+    generator = build_generator(cfg, (1, 28, 28))
+    discriminator = build_discriminator(cfg, (1, 28, 28))
+    assert generator.z_dim == 8 + 3 * codes and generator.num_classes == 0
+    assert generator.encoder is None
+    assert discriminator.num_classes == 0 and discriminator.encoder is None
+    assert discriminator.q_head is None  # the training state attaches one for codes
