@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from knowgen.data.datasets import DataConfig
+from knowgen.files import atomic_write_text
 from knowgen.knowledge.config import MOVED_KEYS, KnowledgeConfig, move_knowledge_keys
 from knowgen.losses import LossConfig
 from knowgen.metrics.config import EvalConfig
@@ -183,7 +184,7 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
 
 def save_config(cfg: RunConfig, path: Path) -> None:
     """Write the resolved config as TOML, so a run can be read and resumed later."""
-    path.write_text(dumps_toml(config_to_dict(cfg)), encoding="utf-8")
+    atomic_write_text(path, dumps_toml(config_to_dict(cfg)))
 
 
 def read_raw_config(path: Path) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from knowgen.files import atomic_write
+
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Float images in [-1, 1] (B, C, H, W) -> uint8 in [0, 255]."""
@@ -45,11 +47,7 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: 
         images = images.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
     grid = make_grid(images, nrow)
     picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    picture.save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    return atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"))
 
 
 def arrange_by_class(

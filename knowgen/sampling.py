@@ -26,9 +26,10 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from knowgen.checkpoint import latest_checkpoint, load_checkpoint
+from knowgen.files import atomic_write, atomic_write_text
 from knowgen.images import display_scale, save_grid, to_uint8
 from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance
-from knowgen.knowledge.config import KnowledgeConfig, move_knowledge_keys
+from knowgen.knowledge.config import DEFAULT_TEXT_MODEL, KnowledgeConfig, move_knowledge_keys
 from knowgen.knowledge.encoders import Conditions
 from knowgen.knowledge.kinds import KINDS, KindContext, KnowledgeError, kind_named, public_name
 from knowgen.models import ModelConfig, build_generator
@@ -218,12 +219,25 @@ class Generator:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         weights = {k: v.contiguous() for k, v in self.network.state_dict().items()}
-        save_file(weights, str(folder / WEIGHTS_NAME))
-        meta = {"format_version": EXPORT_FORMAT_VERSION} | {
-            k: v for k, v in self.meta.items() if k != "format_version"
-        }
-        (folder / META_NAME).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(weights, str(tmp)))
+        atomic_write_text(folder / META_NAME, json.dumps(self.shareable_meta(), indent=2) + "\n")
         return folder
+
+    def shareable_meta(self) -> dict[str, Any]:
+        """The export's description: what rebuilds the network, and no local paths (where the
+        data or the run lived; a text model given as a folder keeps only the folder's name)."""
+        meta = {"format_version": EXPORT_FORMAT_VERSION}
+        for key in ("model", "knowledge", "data", "image_shape", "class_names", "step"):
+            if key in self.meta:
+                meta[key] = self.meta[key]
+        meta["data"] = {k: v for k, v in dict(meta.get("data", {})).items() if k != "path"}
+        knowledge = dict(meta.get("knowledge", {}))
+        if knowledge.get("text_model", DEFAULT_TEXT_MODEL) != DEFAULT_TEXT_MODEL:
+            knowledge["text_model"] = Path(knowledge["text_model"]).name
+        if knowledge.get("captions") not in (None, "none"):
+            knowledge["captions"] = Path(knowledge["captions"]).name
+        meta["knowledge"] = knowledge
+        return meta
 
 
 def load(path: str | Path) -> Generator:

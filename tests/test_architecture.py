@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "knowgen"
 # lower number = lower layer; a module may import its own layer or lower ones only
 LAYERS = {
     "knowgen.sections": 0,
+    "knowgen.files": 0,
     "knowgen.cache": 0,
     "knowgen.images": 0,
     "knowgen.augment": 0,

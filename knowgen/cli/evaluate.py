@@ -10,6 +10,7 @@ import typer
 from knowgen.cli.errors import reports_user_errors
 from knowgen.cli.train import data_overrides
 from knowgen.config import apply_overrides, build_config
+from knowgen.files import atomic_write_text
 
 NAME = "evaluate"
 
@@ -110,5 +111,5 @@ def command(
             generator, cfg.data, cfg.eval, inception_weights
         )
     folder = source if source.is_dir() else source.parent
-    (folder / "eval.json").write_text(json.dumps(scores, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(folder / "eval.json", json.dumps(scores, indent=2) + "\n")
     typer.echo(json.dumps(scores, indent=2) if as_json else format_table(scores))

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from knowgen.cache import cache_dir
 from knowgen.data.dataset import Dataset
+from knowgen.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,5 @@ def load_folder(root: Path, image_size: int = 64, channels: int = 3) -> Dataset:
         "class_names": class_names,
         "files": kept_files,
     }
-    tmp = cache_file.with_suffix(".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(cache_file)
+    atomic_write(cache_file, lambda tmp: torch.save(payload, tmp))
     return Dataset(images, label_tensor, class_names, "folder", kept_files)

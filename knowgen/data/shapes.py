@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from knowgen.cache import cache_dir
 from knowgen.data.color import SATURATION_RANGE, tint
+from knowgen.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,5 @@ def cached_shapes(split: str) -> tuple[torch.Tensor, dict]:
             log.warning("redrawing shapes: cached %s unreadable (%s)", path, err)
     log.info("drawing the shapes %s split once (cached afterwards)", split)
     images, factors = render_shapes(split)
-    tmp = path.with_suffix(".tmp")
-    torch.save({"images": images, "factors": factors}, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: torch.save({"images": images, "factors": factors}, tmp))
     return images, factors

@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from knowgen.cache import cache_dir
+from knowgen.files import atomic_write
 from knowgen.knowledge.captions import (
     CaptionBank,
     class_caption_bank,
@@ -160,9 +161,7 @@ def cached_embeddings(
             else {}
         ),
     }
-    tmp = path.with_suffix(".tmp")
-    save_file(stored, str(tmp))
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: save_file(stored, str(tmp)))
     return result
 
 

@@ -14,6 +14,7 @@ from safetensors.torch import load_file, save_file
 
 from knowgen.cache import cache_dir
 from knowgen.data import DataConfig, load_dataset
+from knowgen.files import atomic_write
 from knowgen.knowledge import balanced_classes
 from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.knowledge.text import TextConditions
@@ -247,7 +248,7 @@ def evaluate_inception_fid(
     else:
         dataset = load_dataset(replace(data_cfg, split=cfg.split))
         real = inception_features(net, dataset.images[: cfg.reference_num])
-        save_file({"features": real}, str(cache))
+        atomic_write(cache, lambda tmp: save_file({"features": real}, str(tmp)))
     with torch.random.fork_rng():
         fake = inception_features(net, generator.sample(cfg.num_samples, cfg.seed).images)
     return compute_fid(real, fake)

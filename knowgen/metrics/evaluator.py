@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from knowgen.cache import cache_dir
 from knowgen.data import BatchSampler, DataConfig, Dataset, load_dataset
+from knowgen.files import atomic_write, atomic_write_text
 from knowgen.images import to_float
 
 log = logging.getLogger(__name__)
@@ -242,12 +243,11 @@ def load_or_train_classifier(
     seconds = time.perf_counter() - start
     accuracy = classifier_accuracy(net, test_set())
     log.info("%s %s: test accuracy %.2f%% after %.0f s", kind, key, 100 * accuracy, seconds)
-    tmp = weights.with_suffix(".tmp")
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(tmp))
-    tmp.replace(weights)
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
     record = {"test_accuracy": accuracy, "train_seconds": seconds, "recipe": asdict(recipe)}
     record |= meta or {}
-    meta_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    atomic_write_text(meta_path, json.dumps(record, indent=2) + "\n")
     net.eval()
     return record
 

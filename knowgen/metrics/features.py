@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from knowgen.cache import cache_dir
 from knowgen.data import DataConfig, Dataset, load_dataset
+from knowgen.files import atomic_write
 from knowgen.images import to_float
 from knowgen.metrics.evaluator import Evaluator
 
@@ -67,7 +68,5 @@ def reference_features(
     tensors = {"features": feats.features, "logits": feats.logits}
     if feats.labels is not None:
         tensors["labels"] = feats.labels
-    tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp))
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
     return feats

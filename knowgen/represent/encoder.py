@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
+from knowgen.files import atomic_write, atomic_write_text
 from knowgen.images import to_float
 from knowgen.models.dcgan import dcgan_geometry, dcgan_trunk, stage_channels
 from knowgen.models.layers import init_dcgan_weights
@@ -114,8 +115,9 @@ def load_or_train_encoder(
         except (ValueError, RuntimeError, OSError) as err:
             log.warning("saved encoder unusable (%s); training a new one", err)
     encoder, record = train_encoder(generator, image_shape, recipe)
-    save_file({k: v.contiguous() for k, v in encoder.state_dict().items()}, str(weights))
-    meta.write_text(json.dumps(identity | record, indent=2) + "\n", encoding="utf-8")
+    state = {k: v.contiguous() for k, v in encoder.state_dict().items()}
+    atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
+    atomic_write_text(meta, json.dumps(identity | record, indent=2) + "\n")
     log.info(
         "inversion encoder: latent MSE %.3f after %d steps", record["latent_mse"], recipe.steps
     )

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from knowgen.data import DataConfig, load_dataset
+from knowgen.files import atomic_write_text
 
 
 def linear_probe_accuracy(
@@ -203,7 +204,7 @@ def probe_run(
     )
     report |= {"features": features, "feature_dim": int(train[0].shape[1])}
     report |= {"run": str(run_dir), "step": models.step}
-    (Path(run_dir) / "probe.json").write_text(json.dumps(report, indent=2) + "\n", "utf-8")
+    atomic_write_text(Path(run_dir) / "probe.json", json.dumps(report, indent=2) + "\n")
     return report
 
 

@@ -7,7 +7,6 @@ A checkpoint holds only `state_dict()`s, tensors and plain values (see STYLE.md)
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,14 @@ from knowgen.checkpoint import (  # noqa: F401 - the file side, shared with samp
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
+    newest_intact_checkpoint,
 )
+from knowgen.files import atomic_write
 from knowgen.train.state import TrainState
 
 log = logging.getLogger(__name__)
+
+TRAINING_KEYS = ("generator", "discriminator", "opt_g", "opt_d", "elapsed_s", "rng_cpu")
 
 
 def state_to_dict(state: TrainState, meta: dict[str, Any]) -> dict[str, Any]:
@@ -43,8 +46,27 @@ def state_to_dict(state: TrainState, meta: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
+class NonFiniteWeightsError(RuntimeError):
+    """The weights are no longer finite numbers: writing them would replace good checkpoints."""
+
+
+def check_finite_weights(state: TrainState) -> None:
+    """Refuse to checkpoint NaN/inf weights (a loss can be finite one step before an update
+    that breaks them), naming the network; earlier checkpoints stay untouched."""
+    for name, network in (("generator", state.generator), ("discriminator", state.discriminator),
+                          ("EMA generator", state.ema.model)):  # fmt: skip
+        for tensor in network.state_dict().values():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise NonFiniteWeightsError(
+                    f"the {name}'s weights became NaN/inf by step {state.step}; not checkpointed "
+                    "(earlier checkpoints are intact). Lower the learning rates or change loss.kind"
+                )
+
+
 def save_checkpoint(state: TrainState, meta: dict[str, Any], run_dir: Path, keep: int) -> Path:
-    """Write `checkpoints/step-NNNNNNN.pt` atomically and delete all but the newest `keep`."""
+    """Write `checkpoints/step-NNNNNNN.pt` atomically (finite weights only) and delete all but
+    the newest `keep`."""
+    check_finite_weights(state)
     path = write_state(state, meta, checkpoint_dir(run_dir) / f"step-{state.step:07d}.pt")
     for old in list_checkpoints(run_dir)[:-keep]:
         old.unlink(missing_ok=True)
@@ -52,18 +74,16 @@ def save_checkpoint(state: TrainState, meta: dict[str, Any], run_dir: Path, keep
 
 
 def write_state(state: TrainState, meta: dict[str, Any], path: Path) -> Path:
-    """Atomically write the training state to `path` (temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state_to_dict(state, meta), tmp)
-    with open(tmp, "rb") as handle:  # make the bytes durable before the rename publishes them
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    return path
+    """Atomically write the training state to `path` (unique temp file, fsync, rename)."""
+    payload = state_to_dict(state, meta)
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def restore_state(state: TrainState, payload: dict[str, Any]) -> None:
     """Load models, optimizers, EMA, counters and RNG states from a checkpoint payload."""
+    missing = [key for key in TRAINING_KEYS if key not in payload]
+    if missing:
+        raise ValueError(f"the checkpoint cannot resume training: it lacks {missing}")
     state.generator.load_state_dict(payload["generator"])
     state.discriminator.load_state_dict(payload["discriminator"])
     state.ema.model.load_state_dict(payload["ema_generator"])

@@ -34,6 +34,8 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    # where collective tensors live: the backend's device (NCCL takes CUDA tensors only)
+    device: torch.device = torch.device("cpu")
 
     @property
     def is_main(self) -> bool:
@@ -87,15 +89,17 @@ class World:
         for module in modules:
             for buffer in module.buffers():
                 if buffer.is_floating_point():
-                    dist.all_reduce(buffer)
-                    buffer /= self.size
+                    on_device = buffer.to(self.device)
+                    dist.all_reduce(on_device)
+                    buffer.copy_(on_device / self.size)
 
     def average_scalars(self, record: dict[str, float]) -> dict[str, float]:
         """Mean of each logged scalar over ranks (keys must agree)."""
         if not self.distributed or not record:
             return record
         keys = sorted(record)
-        values = torch.tensor([float(record[k]) for k in keys], dtype=torch.float64)
+        values = [float(record[k]) for k in keys]
+        values = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(values)
         return dict(zip(keys, (values / self.size).tolist(), strict=True))
 
@@ -104,7 +108,7 @@ class World:
         together, or one rank would wait forever for the others' gradients."""
         if not self.distributed:
             return flag
-        value = torch.tensor([int(flag)])
+        value = torch.tensor([int(flag)], device=self.device)
         dist.broadcast(value, src=0)
         return bool(value.item())
 
@@ -117,14 +121,28 @@ def init_world(device: str = "cpu") -> World:
     """The world torchrun describes in the environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_*),
     joining its process group: NCCL when training on CUDA, gloo otherwise. Without torchrun, a
     world of one and no process group."""
-    size = int(os.environ.get("WORLD_SIZE", "1"))
+    size = _env_int("WORLD_SIZE", 1)
     if size <= 1:
         return World()
+    local_rank = _env_int("LOCAL_RANK", 0)
+    _env_int("RANK", 0)
+    wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
     if not dist.is_initialized():
-        wants_cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
         dist.init_process_group("nccl" if wants_cuda else "gloo")
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    return World(dist.get_rank(), dist.get_world_size(), local_rank)
+    where = torch.device("cuda", local_rank) if wants_cuda else torch.device("cpu")
+    return World(dist.get_rank(), dist.get_world_size(), local_rank, where)
+
+
+def _env_int(name: str, default: int) -> int:
+    """An integer that torchrun puts in the environment, or a clear error naming it."""
+    text = os.environ.get(name, str(default))
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={text!r} is not an integer") from None
+    if value < 0:
+        raise ValueError(f"environment variable {name}={value} must be >= 0")
+    return value
 
 
 def leave_world(world: World) -> None:

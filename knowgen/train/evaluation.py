@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from knowgen.config import RunConfig
+from knowgen.files import atomic_write_text
 from knowgen.train.checkpoint import checkpoint_dir, write_state
 from knowgen.train.state import TrainState
 
@@ -89,5 +90,5 @@ class PeriodicEvaluation:
     def _save_best(self, state: TrainState, meta: dict[str, Any], scores: dict) -> None:
         best = write_state(state, meta, checkpoint_dir(self.run_dir) / "best.pt")
         summary = {"step": state.step, "fid": scores["fid"], "kid": scores["kid"]}
-        self.best_path.write_text(json.dumps(summary) + "\n", encoding="utf-8")
+        atomic_write_text(self.best_path, json.dumps(summary) + "\n")
         log.info("new best FID %.3f at step %d -> %s", scores["fid"], state.step, best)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import shutil
@@ -11,27 +12,29 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from knowgen.augment import parse_policy
-from knowgen.config import RunConfig, config_to_dict, save_config
+from knowgen.config import RunConfig, build_config, config_to_dict, save_config
 from knowgen.data import BatchSampler, Dataset, load_dataset
+from knowgen.files import LOCK_NAME, run_lock
 from knowgen.images import display_scale, make_grid, to_float
 from knowgen.knowledge import Conditions
 from knowgen.knowledge.conditioning import accepted_kinds, training_conditions
 from knowgen.sampling import GENERATOR_SECTIONS, Generator, wrap
 from knowgen.train.checkpoint import (
     latest_checkpoint,
-    load_checkpoint,
+    newest_intact_checkpoint,
     restore_state,
     save_checkpoint,
 )
 from knowgen.train.distributed import World, init_world, leave_world
 from knowgen.train.evaluation import PeriodicEvaluation
 from knowgen.train.metrics_log import MetricsLog, SilentLog
-from knowgen.train.state import TrainState, init_state, resolve_device
+from knowgen.train.state import TrainState, apply_optimizer_settings, init_state, resolve_device
 from knowgen.train.steps import d_step, g_step, generate_fake
 from knowgen.transfer import load_or_train_teacher
 
@@ -44,21 +47,86 @@ class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; training stops rather than write garbage checkpoints."""
 
 
-def prepare_run_dir(run_dir: Path, cfg: RunConfig, resume: bool, overwrite: bool) -> None:
-    """Create the run directory and save `config.toml`; refuse to silently mix two runs."""
+# what a run directory may hold: --overwrite clears a directory of these and nothing else
+RUN_ARTIFACTS = frozenset({
+    "config.toml", "checkpoints", "samples", "metrics.jsonl", "tensorboard", "export",
+    "eval.json", "probe.json", "encoder.safetensors", "encoder.json", LOCK_NAME,
+})  # fmt: skip
+FAILED_START = frozenset({"config.toml", LOCK_NAME})  # a start that never trained
+
+
+def prepare_run_dir(
+    run_dir: Path, cfg: RunConfig, resume: bool, overwrite: bool
+) -> dict[str, Any] | None:
+    """Check the run directory, then save `config.toml` (atomically); refuse to mix two runs or
+    to delete anything that is not a knowgen run. Returns the checkpoint to resume from."""
     run_dir = Path(run_dir)
+    payload = None
+    entries = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
     if resume:
-        if latest_checkpoint(run_dir) is None:
-            raise FileNotFoundError(f"nothing to resume: {run_dir} has no checkpoints/step-*.pt")
-    elif run_dir.exists() and any(run_dir.iterdir()):
+        found = newest_intact_checkpoint(run_dir)
+        if found is None:
+            raise FileNotFoundError(f"nothing to resume: {run_dir} has no readable checkpoints")
+        path, payload = found
+        check_resumable(cfg, payload["config"], path)
+    elif entries - FAILED_START:
         if not overwrite:
             raise FileExistsError(
                 f"run directory {str(run_dir)!r} is not empty; resume it with "
                 f"`knowgen train --resume {run_dir}`, pick another --out, or pass --overwrite"
             )
-        shutil.rmtree(run_dir)
+        clear_run_dir(run_dir, entries)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(cfg, run_dir / "config.toml")
+    return payload
+
+
+def clear_run_dir(run_dir: Path, entries: set[str]) -> None:
+    """Delete a knowgen run directory's contents (`--overwrite`); anything else is refused:
+    the current, home or root directory (or one above the current one), and a directory that
+    holds files knowgen did not write."""
+    resolved = run_dir.resolve()
+    here = Path.cwd().resolve()
+    if resolved in {Path("/"), Path.home().resolve(), here, *here.parents}:
+        raise ValueError(
+            f"refusing to clear {str(run_dir)!r} (that is {resolved}): --overwrite never clears "
+            "the current, home or root directory; give --out a run directory such as runs/NAME"
+        )
+    foreign = sorted(entries - RUN_ARTIFACTS)
+    if foreign or "config.toml" not in entries:
+        what = f"files knowgen did not write ({', '.join(foreign[:3])})" if foreign else "no config"
+        raise ValueError(
+            f"refusing to clear {str(run_dir)!r}: it is not a knowgen run directory ({what}); "
+            "pick another --out"
+        )
+    for name in sorted(entries - {LOCK_NAME}):
+        path = run_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+
+
+# a resumed run must build the same networks: these sections may not change
+FIXED_ON_RESUME = ("model", "knowledge")
+
+
+def check_resumable(cfg: RunConfig, stored: dict[str, Any], checkpoint: Path) -> None:
+    """Refuse a resume whose config would build other networks than the checkpoint holds,
+    listing every changed key (train settings such as the learning rates are applied)."""
+    before = config_to_dict(build_config(stored))
+    after = config_to_dict(cfg)
+    changed = [
+        f"{section}.{key}: {before[section].get(key)!r} -> {value!r}"
+        for section in FIXED_ON_RESUME
+        for key, value in after[section].items()
+        if before[section].get(key) != value
+    ]
+    if changed:
+        raise ValueError(
+            f"--resume cannot change what {checkpoint.name} was trained as ({'; '.join(changed)});"
+            " start a new run with --out instead"
+        )
 
 
 def stop_step(cfg: RunConfig, batches_per_epoch: int) -> int | None:
@@ -186,10 +254,12 @@ def train(
     run_dir = Path(run_dir)
     world = init_world(cfg.train.device)
     try:
-        state = _train(cfg, run_dir, resume, overwrite, dataset, world)
-        # every rank done (rank 0 writes last) before any tears the group down: a gloo peer
-        # that leaves early can abort the others' connection threads ("terminate called ...")
-        world.barrier()
+        # one trainer per run directory: rank 0 holds its lock until the run ends
+        with run_lock(run_dir) if world.is_main else contextlib.nullcontext():
+            state = _train(cfg, run_dir, resume, overwrite, dataset, world)
+            # every rank done (rank 0 writes last) before any tears the group down: a gloo
+            # peer that leaves early can abort the others' connection threads
+            world.barrier()
         return state
     finally:
         leave_world(world)
@@ -224,9 +294,16 @@ def build_run(
 ) -> Run:  # fmt: skip
     """Prepare the run directory, load the data, draw its knowledge, build models, optimizers,
     EMA and teacher (or restore them from the newest checkpoint), and the periodic evaluation."""
+    failure, payload = None, None
     if world.is_main:
-        prepare_run_dir(run_dir, cfg, resume, overwrite)
-    world.barrier()  # the others read the run directory rank 0 prepared
+        try:
+            payload = prepare_run_dir(run_dir, cfg, resume, overwrite)
+        except Exception as err:  # raised below, after the other ranks have heard of it
+            failure = err
+    if world.agree(failure is not None):  # no rank waits forever for a rank 0 that gave up
+        if failure is not None:
+            raise failure
+        raise RuntimeError("rank 0 could not prepare the run directory (see its error)")
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     # Tiny values (Adam's second moments, saturated activations) become denormal floats, which
@@ -245,7 +322,10 @@ def build_run(
     state = init_state(cfg.model, cfg.train, dataset.image_shape, device, num_classes,
                        cfg.transfer, teacher, world, conditioning, cfg.knowledge)  # fmt: skip
     if resume:  # every rank restores the same checkpoint: identical weights, RNG and step
-        restore_state(state, load_checkpoint(latest_checkpoint(run_dir)))
+        if payload is None:
+            payload = newest_intact_checkpoint(run_dir)[1]
+        restore_state(state, payload)
+        apply_optimizer_settings(state, cfg.train)  # a resumed run's lr/betas are its config's
         log.info("resumed %s at step %d", run_dir, state.step)
     evaluates = (cfg.eval.every_steps or cfg.eval.every_minutes) and world.is_main
     batches = BatchSampler(len(dataset), cfg.train.batch_size, seed=cfg.train.seed)

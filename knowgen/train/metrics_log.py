@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from knowgen.files import atomic_write_text
+
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +40,7 @@ class MetricsLog:
                     kept.append(line)
             except json.JSONDecodeError:
                 continue  # a half-written last line from a killed process
-        self.path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+        atomic_write_text(self.path, "".join(k + "\n" for k in kept))
 
     def scalars(self, step: int, values: dict[str, Any]) -> None:
         record = {"step": step} | {k: _plain(v) for k, v in values.items()}

@@ -142,6 +142,15 @@ def init_state(
     return state
 
 
+def apply_optimizer_settings(state: TrainState, train_cfg: TrainConfig) -> None:
+    """The config's learning rates and betas in both optimizers (after a resume restored the
+    checkpoint's), so that `config.toml` never says one thing while training does another."""
+    for optimizer, lr in ((state.opt_g, train_cfg.lr_g), (state.opt_d, train_cfg.lr_d)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+            group["betas"] = tuple(train_cfg.betas)
+
+
 def judged_features(discriminator: nn.Module, image_shape: tuple[int, int, int]) -> int:
     """The size of the features `discriminator.judge` returns, from one pass in eval mode (which
     leaves BatchNorm statistics and spectral norm's power iterations alone)."""

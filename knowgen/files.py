@@ -1,0 +1,98 @@
+"""Writing files so that nothing is half-written, and one trainer per run directory.
+
+Every file knowgen writes (checkpoints, exports, caches, configs, metrics) goes through
+`atomic_write`: the bytes land in a temp file with a unique name beside the target, are flushed
+to disk, and replace the target in one `os.replace`; the directory is then synced so that the
+rename itself survives a crash. A reader sees the old file or the new one, never a torn one, and
+two writers never share a temp file.
+
+`RunLock` holds an exclusive `flock` on `<run>/.lock` while a process trains in a run directory;
+a second trainer is refused with the holder's PID. The lock dies with its process (kill -9
+included), so a crashed run never leaves a stale lock behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+LOCK_NAME = ".lock"
+
+
+def sync_directory(folder: Path) -> None:
+    """fsync a directory, so that a rename in it is durable (a no-op where unsupported)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(temp_path)` to produce the file, then publish it at `path` atomically.
+
+    The temp file is unique (two writers never collide) and is removed if `write` fails, so a
+    full disk or a crash leaves the previous `path` intact.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as handle:  # the bytes durable before the rename publishes them
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+class RunDirectoryLocked(FileExistsError):
+    """Another process trains in this run directory."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold `<run_dir>/.lock` exclusively for the duration; refuse if another process holds it."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_NAME
+    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunDirectoryLocked(
+                f"run directory {str(run_dir)!r} is in use by process {holder}; wait for it to "
+                "finish (or stop it), or train into another --out"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock
