@@ -76,9 +76,12 @@ class RunDirectoryLocked(FileExistsError):
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold `<run_dir>/.lock` exclusively for the duration; refuse if another process holds it."""
     run_dir = Path(run_dir)
+    made_dir = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_NAME
+    made_lock = not path.exists()
     handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    locked = False
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -89,10 +92,17 @@ def run_lock(run_dir: Path) -> Iterator[None]:
                 f"run directory {str(run_dir)!r} is in use by process {holder}; wait for it to "
                 "finish (or stop it), or train into another --out"
             ) from None
+        locked = True
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
         yield
+    except BaseException:
+        if locked and made_lock:  # a refused or failed start leaves no trace it did not need
+            path.unlink(missing_ok=True)
+            if made_dir and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+        raise
     finally:
         handle.close()  # releases the lock

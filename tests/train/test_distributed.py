@@ -86,3 +86,38 @@ def test_batch_must_divide_among_processes():
     cond = Conditions({"class": torch.arange(4)}, {"class": torch.tensor([1, 0, 1, 0]).bool()})
     sharded = world.shard_conditions(cond)
     assert sharded["class"].tolist() == [2, 3] and sharded.given["class"].tolist() == [True, False]
+
+
+def test_every_collective_tensor_is_on_the_backends_device(monkeypatch):
+    """NCCL takes CUDA tensors only: a CPU tensor in a collective breaks multi-GPU runs. Here
+    the world's device is 'meta' and the collectives check what they are given."""
+    import torch.distributed as dist
+
+    from knowgen.train.distributed import World
+
+    seen = []
+
+    class Reached(Exception):
+        pass
+
+    def collective(tensor, *args, **kwargs):
+        seen.append(tensor.device)
+        raise Reached
+
+    monkeypatch.setattr(dist, "broadcast", collective)
+    monkeypatch.setattr(dist, "all_reduce", collective)
+    world = World(rank=0, size=2, device=torch.device("meta"))
+    for call in (lambda: world.agree(True), lambda: world.average_scalars({"a": 1.0}),
+                 lambda: world.average_buffers(torch.nn.BatchNorm1d(2))):  # fmt: skip
+        with pytest.raises(Reached):
+            call()
+    assert seen and all(device.type == "meta" for device in seen)
+
+
+def test_a_bad_torchrun_environment_is_a_clear_error(monkeypatch):
+    from knowgen.train.distributed import init_world
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "abc")
+    with pytest.raises(ValueError, match="RANK='abc' is not an integer"):
+        init_world("cpu")
