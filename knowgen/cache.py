@@ -1,9 +1,13 @@
-"""Where knowgen keeps things it can rebuild: decoded image folders, later evaluator networks."""
+"""Where knowgen keeps things it can rebuild: decoded image folders, evaluators, embeddings."""
 
 from __future__ import annotations
 
+import logging
 import os
+import tempfile
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 
 def cache_dir(*parts: str) -> Path:
@@ -18,5 +22,13 @@ def cache_dir(*parts: str) -> Path:
         xdg = os.environ.get("XDG_CACHE_HOME")
         base = (Path(xdg) if xdg else Path.home() / ".cache") / "knowgen"
     path = base.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK):
+            raise PermissionError(f"{path} is not writable")
+    except OSError as err:  # a read-only home or cache: work in a private temp folder instead
+        fallback = Path(tempfile.gettempdir()) / f"knowgen-cache-{os.getuid()}"
+        log.warning("cache %s unusable (%s); using %s", path, err, fallback)
+        path = fallback.joinpath(*parts)
+        path.mkdir(parents=True, exist_ok=True)
     return path

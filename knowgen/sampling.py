@@ -41,6 +41,7 @@ GENERATOR_SECTIONS = ("model", "knowledge", "data")
 WEIGHTS_NAME = "generator.safetensors"
 META_NAME = "generator.json"
 MAX_BATCH = 500  # images per forward pass
+MAX_SAMPLE_BYTES = 2**31  # one call's images (uint8): beyond this, ask in parts
 
 
 @dataclass
@@ -176,6 +177,14 @@ class Generator:
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise KnowledgeError(f"n must be a positive integer, got {n!r}")
+        most = MAX_SAMPLE_BYTES // max(1, int(np.prod(self.image_shape)))
+        if n > most:
+            raise KnowledgeError(
+                f"n={n} images would take over 2 GiB; ask for at most {most} at a time (other "
+                "seeds give other images)"
+            )
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise KnowledgeError(f"seed must be an integer in [0, 2^63), got {seed!r}")
         cond = self.conditions(n, guidance, **knowledge)
         rng = torch.Generator().manual_seed(seed)
         device = next(self.network.parameters()).device
@@ -244,17 +253,56 @@ def load(path: str | Path) -> Generator:
     """The generator stored at `path`: an export folder (or its .safetensors file), a run
     directory (its newest checkpoint's EMA weights) or a checkpoint file. On the CPU, eval mode."""
     meta, weights = read_generator_source(Path(path))
+    check_description(meta, path)
     meta = meta | move_knowledge_keys({k: meta.get(k, {}) for k in GENERATOR_SECTIONS})
     model_cfg = section_from_dict(ModelConfig, meta["model"], "model")
     knowledge = section_from_dict(KnowledgeConfig, meta.get("knowledge", {}), "knowledge")
     class_names = list(meta.get("class_names", []))
     shape = tuple(meta["image_shape"])
+    with torch.device("meta"):  # sized by the description, built without memory: check first
+        skeleton = build_generator(model_cfg, shape, len(class_names), knowledge)
+    check_weights_fit(skeleton.state_dict(), weights, path)
     network = build_generator(model_cfg, shape, len(class_names), knowledge)
     try:
         network.load_state_dict(weights)
     except RuntimeError as err:
         raise ValueError(f"{path}: weights do not match model {model_cfg.name!r} ({err})") from None
     return Generator(network.eval(), meta)
+
+
+def check_description(meta: Any, path) -> None:
+    """An export's or checkpoint's description, checked before anything is built from it: a
+    JSON object with a model, an image shape (C in {1, 3}, a square side of 4..1024) and class
+    names (strings)."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+        raise ValueError(f"{path}: the description is not a knowgen generator (no model table)")
+    shape = meta.get("image_shape")
+    if (
+        not isinstance(shape, list | tuple)
+        or len(shape) != 3
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
+        or shape[0] not in (1, 3)
+        or not 4 <= shape[1] == shape[2] <= 1024
+    ):
+        raise ValueError(f"{path}: image_shape {shape!r} is not [1 or 3, side, side], side 4..1024")
+    names = meta.get("class_names", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"{path}: class_names must be a list of strings")
+    if len(names) > 100_000:
+        raise ValueError(f"{path}: {len(names)} class names is beyond reason")
+
+
+def check_weights_fit(expected: dict[str, torch.Tensor], weights: dict[str, torch.Tensor], path):
+    """The stored tensors are exactly those the description's network has, name and shape."""
+    want = {name: tuple(t.shape) for name, t in expected.items()}
+    have = {name: tuple(t.shape) for name, t in weights.items()}
+    if want != have:
+        differ = sorted(set(want) ^ set(have)) or [n for n in want if want[n] != have[n]]
+        name = differ[0]
+        raise ValueError(
+            f"{path}: the weights do not match the network its description builds ({len(differ)} "
+            f"tensor(s) differ, e.g. {name}: expected {want.get(name)}, stored {have.get(name)})"
+        )
 
 
 def export_generator(run_dir: Path, out_dir: Path | None = None) -> Path:

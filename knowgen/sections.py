@@ -9,10 +9,13 @@ the value given and the choices.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
 from typing import Any, Literal
+
+MAX_INT = 2**63  # what torch's seeds and counters hold
 
 
 def _parse_toml(text: str, origin: str) -> dict[str, Any]:
@@ -20,6 +23,8 @@ def _parse_toml(text: str, origin: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"{origin}: not valid TOML ({err})") from None
+    except RecursionError:
+        raise ValueError(f"{origin}: nested too deeply to be a knowgen config") from None
 
 
 def section_from_dict(cls: type, values: dict[str, Any], section: str) -> Any:
@@ -71,10 +76,14 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         raise ValueError(f"{key} must be true or false, got {value!r}")
     if hint is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) >= MAX_INT:
+                raise ValueError(f"{key} must lie within +-2^63, got {value}")
             return value
         raise ValueError(f"{key} must be an integer, got {value!r}")
     if hint is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):  # NaN passes every `x <= 0` check: refuse it here
+                raise ValueError(f"{key} must be a finite number, got {value!r}")
             return float(value)
         raise ValueError(f"{key} must be a number, got {value!r}")
     if hint is str:

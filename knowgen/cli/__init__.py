@@ -45,7 +45,8 @@ class _StderrHandler(logging.Handler):
 def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")):
     logger = logging.getLogger("knowgen")
     logger.setLevel(logging.DEBUG if verbose else logging.INFO)
-    rank = int(os.environ.get("RANK", "0"))  # torchrun: only rank 0 reports progress
+    rank_text = os.environ.get("RANK", "0")  # torchrun: only rank 0 reports progress
+    rank = int(rank_text) if rank_text.isdigit() else 0  # a bad RANK is reported by train
     if rank:
         logger.setLevel(logging.WARNING)
     if not any(isinstance(h, _StderrHandler) for h in logger.handlers):

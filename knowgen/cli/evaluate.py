@@ -77,7 +77,9 @@ def format_table(scores: dict) -> str:
 @reports_user_errors
 def command(
     source: Path = typer.Argument(..., help="A run directory or an export folder."),
-    n: int = typer.Option(None, "--n", help="Samples to judge (default: eval.num_samples)."),
+    n: int = typer.Option(
+        None, "--n", min=10, help="Samples to judge (default: eval.num_samples)."
+    ),
     split: str = typer.Option(None, help="Real split to compare with: train or test."),
     data: str = typer.Option(None, help="Judge against this dataset instead of the run's."),
     set_: list[str] = typer.Option(

@@ -22,8 +22,8 @@ def command(
     images: list[Path] = typer.Argument(None, help="Image files to invert (default: --data)."),
     data: str = typer.Option(None, help="Dataset name or image folder (default: the run's)."),
     split: str = typer.Option("test", help="train or test, when inverting dataset images."),
-    n: int = typer.Option(16, "--n", help="How many dataset images to invert."),
-    steps: int = typer.Option(3000, help="Encoder training steps (first use only)."),
+    n: int = typer.Option(16, "--n", min=1, max=10_000, help="How many dataset images to invert."),
+    steps: int = typer.Option(3000, min=1, help="Encoder training steps (first use only)."),
     out: Path = typer.Option(Path("invert.png"), help="PNG: originals above, G(E(x)) below."),
 ) -> None:
     """Reconstruct images as G(E(x)) with an inversion encoder trained on generated pairs

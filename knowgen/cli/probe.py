@@ -42,7 +42,9 @@ def format_report(report: dict) -> str:
 def command(
     run_dir: Path = typer.Argument(..., help="A run directory (its newest checkpoint is read)."),
     data: str = typer.Option(None, help="Dataset name or image folder (default: the run's)."),
-    n_train: int = typer.Option(None, help="Fit on the first N train images (default: all)."),
+    n_train: int = typer.Option(
+        None, min=10, help="Fit on the first N train images (default: all)."
+    ),
     features: str = typer.Option(
         "discriminator",
         help="discriminator (D's trunk; InfoGAN codes from Q) or encoder (the inversion "

@@ -33,7 +33,7 @@ def command(
     out: Path = typer.Option(Path("features.npy"), help="Features (N, F) float32 to write."),
     data: str = typer.Option(None, help="Dataset name or image folder (default: the run's)."),
     split: str = typer.Option("test", help="train or test."),
-    n: int = typer.Option(None, "--n", help="Only the first N images."),
+    n: int = typer.Option(None, "--n", min=1, help="Only the first N images."),
 ) -> None:
     """Write D-trunk features of real images to OUT; beside it OUT.labels.npy (when the data
     has labels) and OUT.codes.npy (InfoGAN runs: each categorical code's argmax, then the

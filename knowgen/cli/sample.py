@@ -17,14 +17,19 @@ NAME = "sample"
 @reports_user_errors
 def command(
     source: Path = typer.Argument(..., help="A run directory or an export folder."),
-    n: int = typer.Option(64, "--n", help="Number of images."),
+    n: int = typer.Option(64, "--n", min=1, help="Number of images."),
     out: Path = typer.Option(Path("samples.png"), help="PNG grid to write."),
     npy: Path = typer.Option(None, help="Also write the uint8 images (N, C, H, W) as .npy."),
-    seed: int = typer.Option(0, help="Noise seed; the same seed gives the same images."),
-    nrow: int = typer.Option(None, help="Images per grid row (default: square)."),
-    scale: int = typer.Option(None, help="Enlarge each image this many times in the grid."),
+    seed: int = typer.Option(
+        0, min=0, max=2**63 - 1, help="Noise seed; the same seed gives the same images."
+    ),
+    nrow: int = typer.Option(None, min=1, help="Images per grid row (default: square)."),
+    scale: int = typer.Option(
+        None, min=1, max=64, help="Enlarge each image this many times in the grid."
+    ),
     by_class: int = typer.Option(
         None,
+        min=1,
         help="One labelled row per class, this many images each. Conditional generators are "
         "asked for each class; unconditional ones have their first --n samples sorted by what "
         "the dataset's evaluator sees (nothing is picked by quality).",

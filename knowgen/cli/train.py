@@ -49,12 +49,16 @@ def command(
     data: str = typer.Option(None, help="Dataset name (fashion-mnist, digits) or image folder."),
     set_: list[str] = typer.Option([], "--set", help="Override a config key: section.key=value."),
     out: Path = typer.Option(None, help="Run directory (default: runs/<preset>)."),
-    steps: int = typer.Option(None, help="Stop after this many D updates."),
+    steps: int = typer.Option(None, min=1, help="Stop after this many D updates."),
     epochs: float = typer.Option(None, help="Stop after this many passes over the data."),
     minutes: float = typer.Option(None, help="Stop after this much training wall time."),
-    seed: int = typer.Option(None, help="Seed for weights, noise and data order."),
+    seed: int = typer.Option(
+        None, min=0, max=2**63 - 1, help="Seed for weights, noise and data order."
+    ),
     device: str = typer.Option(None, help="cpu, cuda or auto."),
-    eval_every: int = typer.Option(None, help="Evaluate (FID, ...) every N steps; keep best."),
+    eval_every: int = typer.Option(
+        None, min=1, help="Evaluate (FID, ...) every N steps; keep best."
+    ),
     resume: Path = typer.Option(None, help="Continue the run in this directory."),
     overwrite: bool = typer.Option(False, help="Delete a non-empty --out directory first."),
 ) -> None:

@@ -19,17 +19,21 @@ NAME = "traverse"
 def command(
     source: Path = typer.Argument(..., help="A run directory or an export folder."),
     code: str = typer.Option("c1", help="The code to vary: c1, c2, ... (see `knowgen info`)."),
-    samples: int = typer.Option(8, help="Columns: draws of the noise and of the other codes."),
-    steps: int = typer.Option(9, help="Rows for a continuous code (categorical: one per value)."),
+    samples: int = typer.Option(
+        8, min=1, max=1000, help="Columns: draws of the noise and of the other codes."
+    ),
+    steps: int = typer.Option(
+        9, min=2, max=1000, help="Rows for a continuous code (categorical: one per value)."
+    ),
     span: float = typer.Option(2.0, help="A continuous code goes from -SPAN to SPAN (std units)."),
-    seed: int = typer.Option(0, help="Noise seed."),
+    seed: int = typer.Option(0, min=0, max=2**63 - 1, help="Noise seed."),
     out: Path = typer.Option(None, help="PNG to write (default: traverse-CODE.png)."),
-    scale: int = typer.Option(None, help="Enlarge each image this many times."),
+    scale: int = typer.Option(None, min=1, max=64, help="Enlarge each image this many times."),
 ) -> None:
     """Write a grid where each row sets CODE to one value and each column holds everything else
     fixed, so you see what the code learned."""
-    if samples < 1 or steps < 2:
-        raise ValueError("--samples must be >= 1 and --steps >= 2")
+    if not 0 < span <= 10:  # NaN fails this too
+        raise ValueError(f"--span must be in (0, 10] standard deviations, got {span}")
     generator = load(source)
     if not generator.codes:
         raise ValueError(

@@ -107,8 +107,17 @@ def load_fashion_mnist(cfg: DataConfig) -> Dataset:
     image_stem, label_stem = _IDX_FILES[cfg.split]
     images = read_idx(_idx_path(folder, image_stem))  # type: ignore[arg-type]
     labels = read_idx(_idx_path(folder, label_stem))  # type: ignore[arg-type]
-    if images.ndim != 3 or len(images) != len(labels):
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(f"{folder}: IDX images {images.shape} do not match labels {labels.shape}")
+    if images.dtype != np.uint8 or labels.dtype != np.uint8:
+        raise ValueError(
+            f"{folder}: Fashion-MNIST IDX files hold uint8 images and labels, these hold "
+            f"{images.dtype} and {labels.dtype}"
+        )
+    if len(labels) and int(labels.max()) >= len(FASHION_MNIST_CLASSES):
+        raise ValueError(
+            f"{folder}: label {int(labels.max())} out of range 0..{len(FASHION_MNIST_CLASSES) - 1}"
+        )
     return Dataset(
         images=torch.from_numpy(images).unsqueeze(1),
         labels=torch.from_numpy(labels.astype(np.int64)),

@@ -25,12 +25,30 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".ti
 _CACHE_VERSION = 2  # 2: the payload names each image's file
 
 
+MAX_PIXELS = 64_000_000  # a larger image is a decompression bomb or a mistake: skipped
+
+
+def inside(root: Path, path: Path) -> bool:
+    """Whether `path` (after following links) lies within `root`: a link out of the dataset
+    (a class folder that points at /usr) is not followed."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except OSError:  # a link loop
+        return False
+
+
 def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
-    """Image files under `root`, with class indices when the images sit in class sub-folders."""
+    """Image files under `root`, with class indices when the images sit in class sub-folders.
+    Links that lead out of `root` are skipped with a warning."""
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {str(root)!r} does not exist or is not a directory")
-    top = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    entries = sorted(root.iterdir())
+    outside = [p for p in entries if not inside(root, p)]
+    if outside:
+        log.warning("not following %d link(s) out of %s (e.g. %s)", len(outside), root, outside[0])
+    entries = [p for p in entries if p not in outside]
+    top = [p for p in entries if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    class_dirs = [p for p in entries if p.is_dir() and not p.name.startswith(".")]
     if top or not class_dirs:
         files = top
         if not files:
@@ -41,7 +59,7 @@ def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
     files, labels = [], []
     for index, folder in enumerate(class_dirs):
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and inside(root, path):
                 files.append(path)
                 labels.append(index)
     if not files:
@@ -52,6 +70,8 @@ def list_images(root: Path) -> tuple[list[Path], list[int] | None, list[str]]:
 def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray:
     """Decode, centre-crop to a square, resize; returns uint8 (C, H, W)."""
     with Image.open(path) as img:
+        if img.width * img.height > MAX_PIXELS:
+            raise ValueError(f"{img.width}x{img.height} pixels is more than {MAX_PIXELS:,}")
         img = ImageOps.exif_transpose(img)
         img = img.convert("RGB" if channels == 3 else "L")
         img = ImageOps.fit(img, (image_size, image_size), Image.Resampling.BICUBIC)
@@ -60,10 +80,13 @@ def decode_image(path: Path, image_size: int, channels: int) -> np.ndarray:
 
 
 def _cache_key(root: Path, files: list[Path], image_size: int, channels: int) -> str:
-    digest = hashlib.sha256(f"{_CACHE_VERSION}|{root.resolve()}|{image_size}|{channels}".encode())
+    # file names need not be UTF-8: their bytes are hashed as the file system gave them
+    head = f"{_CACHE_VERSION}|{root.resolve()}|{image_size}|{channels}"
+    digest = hashlib.sha256(head.encode("utf-8", "surrogateescape"))
     for path in files:
         stat = path.stat()
-        digest.update(f"|{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        line = f"|{path.relative_to(root)}|{stat.st_size}|{stat.st_mtime_ns}"
+        digest.update(line.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:24]
 
 

@@ -138,6 +138,23 @@ def class_caption_bank(class_names: list[str], dataset: str) -> CaptionBank:
     )
 
 
+MAX_CAPTION_FIELD = 1 << 20  # a caption of a megabyte is a broken file, not a description
+
+
+def _csv_rows(reader, path: Path):
+    """(line number, row) of a CSV body; a malformed row is an error naming its line."""
+    line_no = 1
+    while True:
+        line_no += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise ValueError(f"{path}: line {line_no} is not valid CSV ({err})") from None
+        yield line_no, row
+
+
 def read_captions_file(path: Path, image_files: list[str]) -> dict[int, list[str]]:
     """{image index: captions} from a CSV (header `path,caption`) or JSONL file (`{"path": ...,
     "caption": ...}` per line); paths are relative to the image folder. Every bad row is
@@ -148,7 +165,10 @@ def read_captions_file(path: Path, image_files: list[str]) -> dict[int, list[str
     index = {name: i for i, name in enumerate(image_files)}
     rows: list[tuple[int, object, object]] = []
     errors: list[str] = []
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     if path.suffix.lower() in (".jsonl", ".json"):
         for line_no, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -163,12 +183,16 @@ def read_captions_file(path: Path, image_files: list[str]) -> dict[int, list[str
                 continue
             rows.append((line_no, record.get("path"), record.get("caption")))
     elif path.suffix.lower() == ".csv":
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_CAPTION_FIELD))
         reader = csv.reader(text.splitlines())
-        header = [h.strip().lower() for h in next(reader, [])]
+        try:
+            header = [h.strip().lower() for h in next(reader, [])]
+        except csv.Error as err:
+            raise ValueError(f"{path}: line 1 is not valid CSV ({err})") from None
         if "path" not in header or "caption" not in header:
             raise ValueError(f"{path}: line 1 must be a header naming 'path' and 'caption'")
         p, c = header.index("path"), header.index("caption")
-        for line_no, row in enumerate(reader, 2):
+        for line_no, row in _csv_rows(reader, path):
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) <= max(p, c):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -61,6 +62,12 @@ class TrainConfig:
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
         parse_policy(self.diffaugment)
+        if not re.fullmatch(r"cpu|auto|mps|cuda(:\d+)?", self.device):
+            raise ValueError(
+                f"train.device must be cpu, cuda, cuda:N, mps or auto, got {self.device!r}"
+            )
+        if self.seed < 0:
+            raise ValueError(f"train.seed must be >= 0, got {self.seed}")
         if self.ema_halflife_steps < 0:
             raise ValueError(
                 f"train.ema_halflife_steps must be >= 0, got {self.ema_halflife_steps}"
