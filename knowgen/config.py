@@ -137,7 +137,7 @@ def parse_override(assignment: str) -> tuple[list[str], Any]:
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of `raw` with each `section.key=value` assignment applied (a knowledge key
     under its old section, e.g. `model.condition`, sets `knowledge.condition`)."""
-    merged = move_knowledge_keys(raw)
+    merged = move_knowledge_keys(check_tables(raw))
     for assignment in overrides:
         (section, key), value = parse_override(assignment)
         if section not in SECTIONS:
@@ -148,10 +148,20 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return merged
 
 
+def check_tables(raw: Any) -> dict[str, Any]:
+    """A raw config must be a table of tables (sections) and an optional description."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"a config must be a table of sections, got {type(raw).__name__}")
+    for name, values in raw.items():
+        if name in SECTIONS and not isinstance(values, dict):
+            raise ValueError(f"config section [{name}] must be a table, got {values!r}"[:300])
+    return raw
+
+
 def build_config(raw: dict[str, Any]) -> RunConfig:
     """Validate a raw dict (from TOML + overrides) into a `RunConfig`; unknown keys are errors.
     Knowledge keys in their pre-[knowledge] sections are moved there first."""
-    raw = move_knowledge_keys(raw)
+    raw = move_knowledge_keys(check_tables(raw))
     unknown = set(raw) - set(SECTIONS) - {"description"}
     if unknown:
         raise ValueError(

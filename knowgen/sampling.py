@@ -345,6 +345,8 @@ def _read_export(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]
         meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{folder / META_NAME}: not valid JSON ({err})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{folder / META_NAME}: expected a JSON object describing a generator")
     if meta.get("format_version") != EXPORT_FORMAT_VERSION:
         raise ValueError(
             f"{folder / META_NAME}: unsupported export format {meta.get('format_version')}"

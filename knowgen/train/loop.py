@@ -255,7 +255,8 @@ def train(
     world = init_world(cfg.train.device)
     try:
         # one trainer per run directory: rank 0 holds its lock until the run ends
-        with run_lock(run_dir) if world.is_main else contextlib.nullcontext():
+        lock = run_lock(run_dir) if world.is_main else contextlib.nullcontext()
+        with lock, denormals_flushed(cfg.train.flush_denormal):
             state = _train(cfg, run_dir, resume, overwrite, dataset, world)
             # every rank done (rank 0 writes last) before any tears the group down: a gloo
             # peer that leaves early can abort the others' connection threads
@@ -263,6 +264,19 @@ def train(
         return state
     finally:
         leave_world(world)
+
+
+@contextlib.contextmanager
+def denormals_flushed(flush: bool):
+    """Tiny values (Adam's second moments, saturated activations) become denormal floats, which
+    x86 CPUs process many times slower; flushing them to zero changes no result that matters.
+    The process' previous mode comes back afterwards: a library call leaves no global state."""
+    before = float((torch.tensor(1e-310, dtype=torch.float64) * 1.0).item()) == 0.0
+    torch.set_flush_denormal(flush)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(before)
 
 
 @dataclass
@@ -306,9 +320,6 @@ def build_run(
         raise RuntimeError("rank 0 could not prepare the run directory (see its error)")
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
-    # Tiny values (Adam's second moments, saturated activations) become denormal floats, which
-    # x86 CPUs process many times slower; flushing them to zero changes no result that matters.
-    torch.set_flush_denormal(cfg.train.flush_denormal)
     world.local_batch(cfg.train.batch_size)  # a batch that does not divide is an error now
     dataset = dataset if dataset is not None else load_dataset(cfg.data)
     device = resolve_device(cfg.train.device, world)
