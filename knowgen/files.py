@@ -14,9 +14,11 @@ included), so a crashed run never leaves a stale lock behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -52,12 +54,45 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(tmp)
         with open(tmp, "rb") as handle:  # the bytes durable before the rename publishes them
             os.fsync(handle.fileno())
+        _fault_pause()
         os.replace(tmp, path)
-    except BaseException:
+    except OSError:
         tmp.unlink(missing_ok=True)
+        raise
+    except BaseException as err:
+        tmp.unlink(missing_ok=True)
+        if isinstance(err, Exception) and disk_is_full(path.parent):  # torch.save says so
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from err
         raise
     sync_directory(path.parent)
     return path
+
+
+def disk_is_full(folder: Path, margin_bytes: int = 1 << 20) -> bool:
+    """Whether the file system of `folder` has (almost) no room left: some writers (torch's
+    zip writer) report a full disk as a generic error."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < margin_bytes
+
+
+def _fault_pause() -> None:
+    """Fault injection (benchmarks/faults.py only): `KNOWGEN_FAULT_PAUSE_S` holds every write
+    between its temp file and the rename, so that a kill can land inside a write."""
+    seconds = os.environ.get("KNOWGEN_FAULT_PAUSE_S")
+    if seconds:
+        time.sleep(float(seconds))
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete temp files a killed writer left in `folder` (only ours: `.<name>.<random>.tmp`);
+    call it while holding the run's lock. Returns how many were removed."""
+    stale = list(Path(folder).glob(".*.tmp")) if Path(folder).is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from knowgen.augment import parse_policy
 from knowgen.config import RunConfig, build_config, config_to_dict, save_config
 from knowgen.data import BatchSampler, Dataset, load_dataset
-from knowgen.files import LOCK_NAME, run_lock
+from knowgen.files import LOCK_NAME, remove_stale_temp_files, run_lock
 from knowgen.images import display_scale, make_grid, to_float
 from knowgen.knowledge import Conditions
 from knowgen.knowledge.conditioning import accepted_kinds, training_conditions
@@ -64,6 +64,9 @@ def prepare_run_dir(
     payload = None
     entries = {p.name for p in run_dir.iterdir()} if run_dir.is_dir() else set()
     if resume:
+        removed = remove_stale_temp_files(run_dir / "checkpoints")
+        if removed:
+            log.warning("removed %d unfinished checkpoint write(s) of a killed run", removed)
         found = newest_intact_checkpoint(run_dir)
         if found is None:
             raise FileNotFoundError(f"nothing to resume: {run_dir} has no readable checkpoints")
