@@ -121,3 +121,17 @@ def test_a_bad_torchrun_environment_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("RANK", "abc")
     with pytest.raises(ValueError, match="RANK='abc' is not an integer"):
         init_world("cpu")
+
+
+def test_a_rank_0_set_up_failure_stops_every_rank(tmp_path):
+    """Rank 0 refuses the run directory (a resume with nothing to resume); the other rank hears
+    of it instead of waiting forever at a barrier."""
+    env = os.environ | {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc-per-node=2", str(WORKER), str(tmp_path / "w"), str(tmp_path / "empty"),
+               "resume", "train.num_threads=1", *LINEAR]  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)  # fmt: skip
+    assert result.returncode != 0
+    assert "nothing to resume" in result.stderr
+    assert "rank 0 could not prepare the run directory" in result.stderr
