@@ -72,6 +72,11 @@ def prepare_run_dir(
             raise FileNotFoundError(f"nothing to resume: {run_dir} has no readable checkpoints")
         path, payload = found
         check_resumable(cfg, payload["config"], path)
+    elif protected(run_dir):
+        raise ValueError(
+            f"refusing to train into {str(run_dir)!r} (that is {run_dir.resolve()}): a run "
+            "directory is never the current, home or root directory; give --out runs/NAME"
+        )
     elif entries - FAILED_START:
         if not overwrite:
             raise FileExistsError(
@@ -84,13 +89,19 @@ def prepare_run_dir(
     return payload
 
 
+def protected(folder: Path) -> bool:
+    """The root, the home directory, the current directory and those above it: never a new run
+    directory, never cleared."""
+    here = Path.cwd().resolve()
+    return Path(folder).resolve() in {Path("/"), Path.home().resolve(), here, *here.parents}
+
+
 def clear_run_dir(run_dir: Path, entries: set[str]) -> None:
     """Delete a knowgen run directory's contents (`--overwrite`); anything else is refused:
     the current, home or root directory (or one above the current one), and a directory that
     holds files knowgen did not write."""
     resolved = run_dir.resolve()
-    here = Path.cwd().resolve()
-    if resolved in {Path("/"), Path.home().resolve(), here, *here.parents}:
+    if protected(run_dir):
         raise ValueError(
             f"refusing to clear {str(run_dir)!r} (that is {resolved}): --overwrite never clears "
             "the current, home or root directory; give --out a run directory such as runs/NAME"

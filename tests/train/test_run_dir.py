@@ -16,12 +16,14 @@ def test_overwrite_refuses_the_current_home_and_root_directories(tiny_config, tm
     (tmp_path / "mine.txt").write_text("a user's file")
     monkeypatch.chdir(tmp_path)
     for where in ("", ".", str(tmp_path.parent)):
-        with pytest.raises(ValueError, match="never clears the current, home or root"):
+        with pytest.raises(ValueError, match="never the current, home or root"):
             train(cfg, where, overwrite=True)
+        with pytest.raises(ValueError, match="never the current, home or root"):
+            train(cfg, where)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "notes.txt").write_text("keep me")
-    with pytest.raises(ValueError, match="never clears"):
+    with pytest.raises(ValueError, match="never the current, home or root"):
         train(cfg, tmp_path / "home", overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "mine.txt"]  # not even a lock
     assert (tmp_path / "mine.txt").read_text() == "a user's file"
