@@ -10,7 +10,7 @@ $(BIN)/knowgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev,text]'
+	$(BIN)/pip install --quiet -e '.[dev,text,serve]'
 	touch $@
 
 setup: $(BIN)/knowgen

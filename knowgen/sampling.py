@@ -175,6 +175,58 @@ class Generator:
                 path / PIL image / array / 7x7 grid, `size=0.9`, `rotation=0.5`,
                 `position=(0.2, 0.8)`. Tensors already in the encoder's form pass unchanged.
         """
+        check_seed(seed)
+        self._check_count(n)
+        cond = self.conditions(n, guidance, **knowledge)
+        rng = torch.Generator().manual_seed(seed)
+        chunks = []
+        for start in range(0, n, MAX_BATCH):
+            z = torch.randn(min(MAX_BATCH, n - start), self.z_dim, generator=rng)
+            chunks.append(self._with_codes(z, codes) if codes else z)
+        return self._decode(torch.cat(chunks), cond)
+
+    @torch.no_grad()
+    def interpolate(
+        self,
+        seed_a: int,
+        seed_b: int,
+        steps: int = 8,
+        guidance: float | None = None,
+        **knowledge: Any,
+    ) -> Samples:
+        """`steps` images along the way from the first latent of `seed_a` to that of `seed_b`
+        (spherical interpolation: every point keeps the norm a Gaussian latent has), with the
+        same knowledge throughout, so the strip shows what the latent alone changes."""
+        check_seed(seed_a)
+        check_seed(seed_b)
+        self._check_count(steps)
+        if steps < 2:
+            raise KnowledgeError(f"an interpolation needs steps >= 2, got {steps}")
+        ends = [torch.randn(1, self.z_dim, generator=torch.Generator().manual_seed(s))
+                for s in (seed_a, seed_b)]  # fmt: skip
+        z = slerp(ends[0], ends[1], torch.linspace(0, 1, steps)[:, None])
+        return self._decode(z, self.conditions(steps, guidance, **knowledge))
+
+    def traverse(
+        self, code: str, samples: int = 8, steps: int = 9, span: float = 2.0, seed: int = 0,
+        **knowledge: Any,
+    ) -> Samples:  # fmt: skip
+        """One row per value of InfoGAN code `code` (each category; `steps` values in
+        [-span, span] for a continuous one), the same noise and other codes in every column."""
+        if code not in self.codes:
+            raise KnowledgeError(f"unknown code {code!r}; this generator has {self.codes}")
+        layout, index = self.config.codes, list(self.codes).index(code)
+        if index < len(layout.categorical):
+            values = list(range(layout.categorical[index]))
+        else:
+            if not 0 < span <= 10 or not 2 <= steps <= 64:
+                raise KnowledgeError("a continuous code takes span in (0, 10] and 2..64 steps")
+            values = torch.linspace(-span, span, steps).tolist()
+        rows = [self.sample(samples, seed, codes={code: v}, **knowledge) for v in values]
+        labels = [f"{code}={v}" if isinstance(v, int) else f"{code}={v:+.1f}" for v in values]
+        return Samples.rows(rows, labels)
+
+    def _check_count(self, n: Any) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise KnowledgeError(f"n must be a positive integer, got {n!r}")
         most = MAX_SAMPLE_BYTES // max(1, int(np.prod(self.image_shape)))
@@ -183,19 +235,15 @@ class Generator:
                 f"n={n} images would take over 2 GiB; ask for at most {most} at a time (other "
                 "seeds give other images)"
             )
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-            raise KnowledgeError(f"seed must be an integer in [0, 2^63), got {seed!r}")
-        cond = self.conditions(n, guidance, **knowledge)
-        rng = torch.Generator().manual_seed(seed)
+
+    def _decode(self, z: torch.Tensor, cond: Conditions | None) -> Samples:
+        """uint8 images of latents z (N, z_dim) under `cond`, MAX_BATCH at a time."""
         device = next(self.network.parameters()).device
         out = []
-        for start in range(0, n, MAX_BATCH):
-            z = torch.randn(min(MAX_BATCH, n - start), self.z_dim, generator=rng)
-            if codes:
-                z = self._with_codes(z, codes)
-            stop = start + len(z)
+        for start in range(0, len(z), MAX_BATCH):
+            stop = min(start + MAX_BATCH, len(z))
             part = None if cond is None else cond.map(lambda v: v[start:stop].to(device))  # noqa: B023
-            out.append(to_uint8(self.network(z.to(device), part)).cpu())
+            out.append(to_uint8(self.network(z[start:stop].to(device), part)).cpu())
         return Samples(torch.cat(out))
 
     def _with_codes(self, z: torch.Tensor, codes: Mapping[str, float]) -> torch.Tensor:
@@ -213,10 +261,13 @@ class Generator:
             index = names.index(name)
             if index < len(layout.categorical):
                 size = layout.categorical[index]
-                if not (isinstance(value, int) and 0 <= value < size):
+                whole = isinstance(value, int | float) and float(value).is_integer()
+                if isinstance(value, bool) or not whole or not 0 <= value < size:
                     raise KnowledgeError(f"code {name} takes an integer in 0..{size - 1}")
-                categories[index] = torch.full((len(z),), value)
+                categories[index] = torch.full((len(z),), int(value))
             else:
+                if not isinstance(value, int | float) or not -10 <= value <= 10:  # NaN too
+                    raise KnowledgeError(f"code {name} takes a number in [-10, 10]")
                 continuous[:, index - len(layout.categorical)] = float(value)
         return self.network.latent(z, categories, continuous)
 
@@ -268,6 +319,20 @@ def load(path: str | Path) -> Generator:
     except RuntimeError as err:
         raise ValueError(f"{path}: weights do not match model {model_cfg.name!r} ({err})") from None
     return Generator(network.eval(), meta)
+
+
+def check_seed(seed: Any) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise KnowledgeError(f"seed must be an integer in [0, 2^63), got {seed!r}")
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents a, b (1, D) at fractions t (T, 1) -> (T, D)."""
+    cos = torch.nn.functional.cosine_similarity(a, b).clamp(-1 + 1e-7, 1 - 1e-7)
+    angle = torch.acos(cos)
+    if float(angle) < 1e-4:  # (nearly) the same direction: a straight line is the same
+        return a + t * (b - a)
+    return (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
 
 
 def check_description(meta: Any, path) -> None:

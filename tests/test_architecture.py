@@ -30,7 +30,7 @@ LAYERS = {
     "knowgen.train": 4,
     "knowgen.config": 4,  # the run's config groups every component's section
     "knowgen.cli": 5,
-    "knowgen.serve": 5,
+    "knowgen.serve": 5,  # over sampling only
     "knowgen": 6,  # the package's __init__ re-exports the API
     "knowgen.__main__": 6,
 }

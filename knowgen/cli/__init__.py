@@ -17,6 +17,7 @@ from knowgen.cli import (
     probe,
     represent,
     sample,
+    serve,
     train,
     traverse,
 )
@@ -27,7 +28,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-for module in (train, sample, traverse, evaluate, represent, probe, invert, export, info, presets):
+for module in (
+    train, sample, traverse, evaluate, represent, probe, invert, export, serve, info, presets,
+):  # fmt: skip
     app.command(name=module.NAME)(module.command)
 
 

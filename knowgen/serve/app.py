@@ -1,0 +1,307 @@
+"""The HTTP API and web page over `knowgen.load(...).sample(...)`: no generation code of its own.
+
+    GET  /               the page (one HTML file, nothing fetched from elsewhere)
+    GET  /healthz        {"status": "ok"}
+    GET  /v1/models      each model's kinds, class names, image shape, codes and card
+    POST /v1/generate    knowledge -> a PNG grid, base64 PNGs, or a .npy
+    POST /v1/interpolate two seeds -> a PNG strip between their latents
+    POST /v1/traverse    an InfoGAN code -> a PNG grid, one row per value
+    GET  /docs           the OpenAPI page (its schema at /openapi.json)
+
+Models come only from the list given at start, by name; a request never names a path. Every
+error is JSON `{"error": "..."}` with a 4xx status. Generation runs in one worker thread, so
+concurrent clients queue instead of oversubscribing the CPU cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import io
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from knowgen.images import display_scale
+from knowgen.knowledge.kinds import KnowledgeError, public_name
+from knowgen.sampling import Generator, Samples
+
+log = logging.getLogger(__name__)
+
+MAX_N = 256
+MAX_BODY_BYTES = 2 * 1024 * 1024  # JSON with an uploaded silhouette of <= 1 MB, base64-coded
+MAX_UPLOAD_BYTES = 1024 * 1024
+MAX_UPLOAD_PIXELS = 4096 * 4096
+PAGE = Path(__file__).with_name("page.html")
+
+Seed = Annotated[int, Field(ge=0, lt=2**63)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Knowledge(BaseModel):
+    """The knowledge fields a request may carry; each only for a model trained with it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    class_: str | int | None = Field(None, alias="class", description="Class name or index")
+    text: str | None = Field(None, max_length=500, description="A description")
+    color: str | None = Field(None, max_length=32, description='"#c0392b" or a colour name')
+    structure: list[list[Literal[0, 1]]] | None = Field(
+        None, min_length=7, max_length=7, description="A 7x7 grid of 0/1 (the silhouette)"
+    )
+    structure_image: str | None = Field(
+        None, max_length=2 * MAX_UPLOAD_BYTES, description="A silhouette image, base64 (<= 1 MB)"
+    )
+    size: Unit | None = None
+    rotation: Unit | None = None
+    position: tuple[Unit, Unit] | None = None
+    codes: dict[str, float] | None = Field(None, max_length=16, description="InfoGAN codes")
+    guidance: Annotated[float, Field(ge=0.0, le=10.0)] | None = None
+
+    def arguments(self) -> dict[str, Any]:
+        """Keyword arguments for `Generator.sample` (only the fields given)."""
+        given = {
+            "class_": self.class_,
+            "text": self.text,
+            "color": self.color,
+            "size": self.size,
+            "rotation": self.rotation,
+            "position": self.position,
+            "codes": self.codes,
+            "guidance": self.guidance,
+        }
+        if self.structure is not None:
+            if any(len(row) != 7 for row in self.structure):
+                raise KnowledgeError("structure must be 7 rows of 7 values (0 or 1)")
+            given["structure"] = self.structure
+        if self.structure_image is not None:
+            if self.structure is not None:
+                raise KnowledgeError("give structure or structure_image, not both")
+            given["structure"] = decode_upload(self.structure_image)
+        return {k: v for k, v in given.items() if v is not None}
+
+
+class GenerateRequest(Knowledge):
+    model: str
+    n: Annotated[int, Field(ge=1, le=MAX_N)] = 16
+    seed: Seed = 0
+    format: Literal["png", "base64", "npy"] = "png"
+    nrow: Annotated[int, Field(ge=1, le=MAX_N)] | None = None
+
+
+class InterpolateRequest(Knowledge):
+    model: str
+    seed_a: Seed = 0
+    seed_b: Seed = 1
+    steps: Annotated[int, Field(ge=2, le=32)] = 8
+
+
+class TraverseRequest(Knowledge):
+    model: str
+    code: str = "c1"
+    samples: Annotated[int, Field(ge=1, le=16)] = 8
+    steps: Annotated[int, Field(ge=2, le=16)] = 7
+    span: Annotated[float, Field(gt=0.0, le=10.0)] = 2.0
+    seed: Seed = 0
+
+
+def decode_upload(data: str):
+    """A base64 image (a data: URL or plain) -> a PIL image, within the size and pixel limits."""
+    from PIL import Image
+
+    payload = data.split(",", 1)[1] if data.startswith("data:") else data
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise KnowledgeError("structure_image is not base64 data") from None
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise KnowledgeError(f"structure_image is {len(raw)} bytes; at most 1 MB is accepted")
+    try:
+        picture = Image.open(io.BytesIO(raw))
+        if picture.width * picture.height > MAX_UPLOAD_PIXELS:
+            raise KnowledgeError("structure_image has too many pixels (at most 4096 x 4096)")
+        picture.load()
+    except KnowledgeError:
+        raise
+    except Exception:  # PIL raises many types for bad images
+        raise KnowledgeError("structure_image is not a readable image") from None
+    return picture
+
+
+def png_bytes(samples: Samples, nrow: int | None = None) -> bytes:
+    """The samples as one PNG grid (row labels included when the samples have them)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "grid.png"
+        scale = display_scale(samples.images.shape[-1])
+        samples.save_grid(path, nrow=nrow, scale=scale)
+        return path.read_bytes()
+
+
+def model_card(name: str, generator: Generator, source: Path) -> dict[str, Any]:
+    """What a person wants to know about a model before asking it for images."""
+    meta = generator.meta
+    card: dict[str, Any] = {
+        "name": name,
+        "kinds": [public_name(k) for k in generator.kinds],
+        "class_names": generator.class_names,
+        "image_shape": list(generator.image_shape),
+        "codes": generator.codes,
+        "guidance": generator.takes_guidance,
+        "architecture": generator.config.name,
+        "step": meta.get("step"),
+        "data": (meta.get("data") or {}).get("name"),
+    }
+    folder = source if source.is_dir() else source.parent
+    for candidate in (folder / "eval.json", folder.parent / "eval.json"):
+        if candidate.is_file():
+            try:
+                scores = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                break
+            keep = ("fid", "kid", "precision", "recall", "conditional_accuracy", "joint_accuracy")
+            card["metrics"] = {k: scores[k] for k in keep if isinstance(scores.get(k), int | float)}
+            break
+    return card
+
+
+class UnknownModel(Exception):
+    """A request named a model the server was not started with."""
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(models: dict[str, tuple[Generator, Path]]) -> FastAPI:
+    """The app serving `models` ({name: (generator, where it was loaded from)})."""
+    if not models:
+        raise ValueError("knowgen serve needs at least one model")
+    app = FastAPI(title="knowgen", version="1", description=__doc__.split("\n\n")[0])
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowgen-generate")
+    cards = {name: model_card(name, g, source) for name, (g, source) in models.items()}
+
+    async def run(fn, *args):
+        """Generation in the one worker thread: requests queue, the event loop stays free."""
+        return await asyncio.get_running_loop().run_in_executor(worker, fn, *args)
+
+    def pick(name: str) -> Generator:
+        if name not in models:
+            raise UnknownModel(f"unknown model {name!r}; choose from {', '.join(sorted(models))}")
+        return models[name][0]
+
+    @app.middleware("http")
+    async def cap_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return error(413, f"the request body is over {MAX_BODY_BYTES // 1024} KB")
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        message = first.get("msg", "invalid request")
+        return error(422, f"{where}: {message}" if where else message)
+
+    @app.exception_handler(KnowledgeError)
+    async def refused(request: Request, exc: KnowledgeError) -> JSONResponse:
+        return error(400, str(exc))
+
+    @app.exception_handler(UnknownModel)
+    async def missing(request: Request, exc: UnknownModel) -> JSONResponse:
+        return error(404, str(exc))
+
+    @app.exception_handler(ValueError)
+    async def bad_value(request: Request, exc: ValueError) -> JSONResponse:
+        return error(400, str(exc).splitlines()[0] if str(exc) else "bad request")
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error serving %s", request.url.path)
+        return error(500, "internal error; see the server's log")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/models")
+    async def list_models() -> list[dict[str, Any]]:
+        return list(cards.values())
+
+    @app.post(
+        "/v1/generate",
+        responses={200: {"content": {"image/png": {}, "application/json": {}}}},
+    )
+    async def generate(body: GenerateRequest) -> Response:
+        generator = pick(body.model)
+        arguments = body.arguments()
+        samples = await run(lambda: generator.sample(body.n, body.seed, **arguments))
+        if body.format == "base64":
+            pictures = []
+            for picture in samples.pil():
+                buffer = io.BytesIO()
+                picture.save(buffer, format="PNG")
+                pictures.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+            return JSONResponse({"images": pictures, "shape": list(samples.images.shape)})
+        if body.format == "npy":
+            buffer = io.BytesIO()
+            np.save(buffer, samples.numpy())
+            return Response(buffer.getvalue(), media_type="application/octet-stream")
+        grid = await run(png_bytes, samples, body.nrow)
+        return Response(grid, media_type="image/png")
+
+    @app.post("/v1/interpolate", responses={200: {"content": {"image/png": {}}}})
+    async def interpolate(body: InterpolateRequest) -> Response:
+        generator = pick(body.model)
+        arguments = body.arguments()
+        arguments.pop("codes", None)
+        samples = await run(
+            lambda: generator.interpolate(body.seed_a, body.seed_b, body.steps, **arguments)
+        )
+        return Response(await run(png_bytes, samples, body.steps), media_type="image/png")
+
+    @app.post("/v1/traverse", responses={200: {"content": {"image/png": {}}}})
+    async def traverse(body: TraverseRequest) -> Response:
+        generator = pick(body.model)
+        arguments = body.arguments()
+        arguments.pop("codes", None)
+        samples = await run(
+            lambda: generator.traverse(
+                body.code, body.samples, body.steps, body.span, body.seed, **arguments
+            )
+        )
+        return Response(await run(png_bytes, samples, body.samples), media_type="image/png")
+
+    return app
+
+
+def load_models(sources: list[Path]) -> dict[str, tuple[Generator, Path]]:
+    """{name: (generator, source)} for each run or export; names from the folder (made unique)."""
+    from knowgen.sampling import load
+
+    models: dict[str, tuple[Generator, Path]] = {}
+    for source in sources:
+        source = Path(source)
+        folder = source if source.is_dir() else source.parent
+        name = folder.parent.name if folder.name == "export" else folder.name
+        name = name or "model"
+        unique, number = name, 2
+        while unique in models:
+            unique, number = f"{name}-{number}", number + 1
+        models[unique] = (load(source), source)
+    return models
