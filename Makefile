@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MINUTES ?= 3
 
-.PHONY: demo test setup data lint clean
+.PHONY: demo serve test setup data lint clean
 
 $(BIN)/knowgen: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ demo: setup data
 	$(BIN)/knowgen export runs/demo
 	$(BIN)/knowgen sample runs/demo/export --n 64 --out runs/demo/samples.png
 	@echo "demo done: see runs/demo/samples.png, runs/demo/metrics.jsonl (knowgen info runs/demo)"
+
+# Serve the demo model (after `make demo`): a web page and an HTTP API on http://127.0.0.1:8000/
+serve: setup
+	$(BIN)/knowgen serve runs/demo
 
 test: setup
 	$(BIN)/python -m pytest
