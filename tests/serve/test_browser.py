@@ -118,5 +118,5 @@ if __name__ == "__main__":
     target = Path(args[args.index("--screenshot") + 1])
     sources = [Path(a) for a in args if not a.startswith("--") and Path(a) != target]
     with serving(sources) as address:
-        _, problems = use_page(address, sources[0].name, None, screenshot=target)
+        _, problems = use_page(address, sources[0].name, "dress", screenshot=target)
     print(f"wrote {target}; console errors: {problems}")
