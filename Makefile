@@ -19,7 +19,7 @@ data:
 	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || [ -n "$$KNOWGEN_DATA" ]; then \
 		echo "Fashion-MNIST present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get install -y dataset-fashion-mnist >/dev/null || (apt-get update >/dev/null && apt-get install -y dataset-fashion-mnist >/dev/null); \
+		apt-get install -y dataset-fashion-mnist wordnet-base >/dev/null || (apt-get update >/dev/null && apt-get install -y dataset-fashion-mnist wordnet-base >/dev/null); \
 	else \
 		echo "Fashion-MNIST is missing: run 'sudo apt-get install -y dataset-fashion-mnist'," \
 		     "or put its four IDX files in a folder and set KNOWGEN_DATA=that/folder"; exit 1; \

@@ -28,7 +28,7 @@ from torch import nn
 from knowgen.checkpoint import latest_checkpoint, load_checkpoint
 from knowgen.files import atomic_write, atomic_write_text
 from knowgen.images import display_scale, save_grid, to_uint8
-from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance
+from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance, text_grounder
 from knowgen.knowledge.config import DEFAULT_TEXT_MODEL, KnowledgeConfig, move_knowledge_keys
 from knowgen.knowledge.encoders import Conditions
 from knowgen.knowledge.kinds import KINDS, KindContext, KnowledgeError, kind_named, public_name
@@ -124,11 +124,15 @@ class Generator:
         self.codes = dict(zip(codes.names(), [d.split(": ", 1)[1] for d in codes.describe()],
                               strict=True))  # fmt: skip
         self.takes_guidance = takes_guidance(self.knowledge)
+        dataset = (meta.get("data") or {}).get("name", "")
+        # WordNet grounding of a text model's prompts (knowledge.ground_text), or None
+        self.grounder = text_grounder(self.knowledge, self.class_names, dataset)
         self.context = KindContext(
             tuple(self.class_names),
             image_side=self.image_shape[-1],
             text_model=self.knowledge.text_model,
             text_dim=self.knowledge.text_dim,
+            rewrite_text=self.grounder,
         )
 
     def __repr__(self) -> str:

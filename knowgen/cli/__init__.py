@@ -11,6 +11,7 @@ import typer
 from knowgen.cli import (
     evaluate,
     export,
+    ground,
     info,
     invert,
     presets,
@@ -29,7 +30,8 @@ app = typer.Typer(
     add_completion=False,
 )
 for module in (
-    train, sample, traverse, evaluate, represent, probe, invert, export, serve, info, presets,
+    train, sample, traverse, evaluate, represent, probe, invert, export, serve, ground, info,
+    presets,
 ):  # fmt: skip
     app.command(name=module.NAME)(module.command)
 

@@ -47,6 +47,9 @@ def format_table(scores: dict) -> str:
             value = scores.get(f"heldout_{key}_accuracy")
             if value is not None:
                 rows.insert(-2, (f"  accuracy, {what} ^", f"{100 * value:.2f}%"))
+            grounded = scores.get(f"heldout_{key}_accuracy_grounded")
+            if grounded is not None:
+                rows.insert(-2, ("  ... grounded in WordNet ^", f"{100 * grounded:.2f}%"))
     for prefix, what in (("", "all given"), ("heldout_", "held-out pairs")):  # a fusion generator
         if f"{prefix}joint_accuracy" in scores:
             rows.insert(

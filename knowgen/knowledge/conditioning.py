@@ -48,6 +48,16 @@ def takes_guidance(cfg: KnowledgeConfig) -> bool:
     return cfg.condition == "fusion"
 
 
+def text_grounder(cfg: KnowledgeConfig, class_names: list[str], dataset: str):
+    """The WordNet grounding of a class-caption text model's prompts (`knowledge.ground_text`),
+    or None (other modes, captions files, datasets without reviewed synsets, no WordNet)."""
+    if cfg.condition != "text" or not cfg.ground_text or cfg.captions not in (None, "none"):
+        return None
+    from knowgen.knowledge.grounding import prompt_grounder
+
+    return prompt_grounder(class_names, dataset)
+
+
 def fusion_mode(cfg: KnowledgeConfig) -> str:
     """How G reads its knowledge: `knowledge.fusion` for fused kinds; a single kind through FiLM."""
     return cfg.fusion if cfg.condition == "fusion" else "film"

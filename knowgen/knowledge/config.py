@@ -54,6 +54,7 @@ class KnowledgeConfig:
     captions: str | None = None  # text conditioning on a folder: CSV/JSONL of (path, caption)
     holdout_pairs: tuple[str, ...] = ()  # fusion: (class, colour) pairs never trained on
     guidance: float = 1.0  # fusion: knowledge guidance scale of evaluated samples
+    ground_text: bool = True  # text: words the captions never used are grounded in WordNet
 
     def __post_init__(self) -> None:
         for key in ("cond_dim", "text_dim"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import colorsys
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,6 +49,7 @@ class KindContext:
     text_dim: int = 384
     text_noise: float = 0.0
     num_classes: int | None = None  # classes the networks take (default: len(class_names))
+    rewrite_text: Callable[[str], str] | None = None  # e.g. WordNet grounding of unseen words
 
     @property
     def classes(self) -> int:
@@ -364,6 +365,8 @@ class TextKind:
                 raise KnowledgeError(f"text {prompt!r}: give a non-empty description")
             if len(prompt) > self.max_characters:
                 raise KnowledgeError(f"text is {len(prompt)} characters; at most 500 are read")
+        if context.rewrite_text is not None:
+            prompts = [context.rewrite_text(p) for p in prompts]
         return self.embed(prompts, context)
 
     def embed(self, prompts: list[str], context: KindContext) -> torch.Tensor:

@@ -191,6 +191,14 @@ def score_text_generator(
     word = text.bank.unseen_word[unseen.cpu()]
     for key, mask in (("heldout_word_accuracy", word), ("heldout_template_accuracy", ~word)):
         scores[key] = float(correct[mask].double().mean()) if mask.any() else None
+    if generator.grounder is not None:  # the same held-out phrasings, as prompts: grounded
+        prompts = [text.bank.captions[i] for i in unseen.tolist()]
+        grounded = generator.sample(num, cfg.seed, text=prompts).images
+        right = extract_features(evaluator, grounded).logits.argmax(1) == given
+        scores["heldout_grounded_accuracy"] = float(right.double().mean())
+        for key, mask in (("word", word), ("template", ~word)):
+            value = float(right[mask].double().mean()) if mask.any() else None
+            scores[f"heldout_{key}_accuracy_grounded"] = value
     return scores
 
 

