@@ -117,6 +117,8 @@ def quality(minutes: float, num_samples: int) -> dict:
         "heldout_conditional_accuracy",
         "heldout_word_accuracy",
         "heldout_template_accuracy",
+        "heldout_word_accuracy_grounded",
+        "heldout_template_accuracy_grounded",
         "fid",
         "heldout_fid",
         "precision",
@@ -125,7 +127,7 @@ def quality(minutes: float, num_samples: int) -> dict:
         "heldout_per_class_accuracy",
     ]
     return {"run": str(run_dir), "minutes": minutes, "step": state.step} | {
-        k: scores[k] for k in keys
+        k: scores.get(k) for k in keys
     }
 
 
@@ -196,6 +198,9 @@ def main() -> None:
                 "| ... on unseen words / unseen frames | "
                 f"{100 * report['heldout_word_accuracy']:.2f}% / "
                 f"{100 * report['heldout_template_accuracy']:.2f}% |",
+                "| ... the same prompts grounded in WordNet first: unseen words / unseen frames | "
+                f"{100 * (report['heldout_word_accuracy_grounded'] or 0):.2f}% / "
+                f"{100 * (report['heldout_template_accuracy_grounded'] or 0):.2f}% |",
                 f"| FID, training / held-out phrasings | {report['fid']:.1f} / "
                 f"{report['heldout_fid']:.1f} |",
                 "",
