@@ -133,6 +133,7 @@ class Generator:
             text_model=self.knowledge.text_model,
             text_dim=self.knowledge.text_dim,
             rewrite_text=self.grounder,
+            dataset=dataset,
         )
 
     def __repr__(self) -> str:

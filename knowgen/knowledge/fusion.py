@@ -242,7 +242,9 @@ class FusedConditions:
         self.dropout = dropout
         self.single = single
         self.device = torch.device(device)
-        context = KindContext(tuple(dataset.class_names), text_model=text_model)
+        context = KindContext(
+            tuple(dataset.class_names), text_model=text_model, dataset=dataset.name
+        )
         self.columns = {k: KINDS[k].column(dataset, context).to(self.device) for k in kinds}
         self.size = len(dataset)
 

@@ -50,6 +50,7 @@ class KindContext:
     text_noise: float = 0.0
     num_classes: int | None = None  # classes the networks take (default: len(class_names))
     rewrite_text: Callable[[str], str] | None = None  # e.g. WordNet grounding of unseen words
+    dataset: str = ""  # the dataset's name (which WordNet synsets its classes are)
 
     @property
     def classes(self) -> int:
@@ -397,6 +398,76 @@ class TextKind:
         return table[index]
 
 
+class ConceptEncoder(KnowledgeEncoder):
+    """A concept's graph embedding (B, d_graph) -> MLP -> one token."""
+
+    key = "concept"
+
+    def __init__(self, graph_dim: int, dim: int) -> None:
+        super().__init__()
+        self.graph_dim = graph_dim
+        self.dim = dim
+        self.net = nn.Sequential(nn.Linear(graph_dim, dim), nn.LeakyReLU(0.2), nn.Linear(dim, dim))
+
+    def forward(self, conditions: Conditions) -> Knowledge:
+        pooled = self.net(self.read(conditions).float())
+        return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
+
+    def placeholder(self, batch: int) -> Conditions:
+        return Conditions({"concept": torch.zeros(batch, self.graph_dim)})
+
+
+class ConceptKind:
+    """A WordNet concept, given as a word ("parka", "flip flops") or a synset name
+    ("coat.n.01"): its vector learned from the graph around the dataset's classes
+    (`knowledge/concepts.py`). Real images carry their class's concept."""
+
+    name = "concept"
+
+    def embeddings(self, context: KindContext):
+        from knowgen.knowledge.concepts import concepts_for_dataset
+
+        return concepts_for_dataset(context.dataset, list(context.class_names))
+
+    def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
+        from knowgen.knowledge.concepts import DIM
+
+        given = _as_given(value, num, (DIM,), "concept")
+        if given is not None:
+            return given.float()
+        concepts = self.embeddings(context)
+        wordnet = concepts.wordnet
+        rows = []
+        for item in per_image(value, num, "concept"):
+            text = str(item).strip().lower()
+            if ".n." in text:
+                senses = [wordnet.offset(text)]
+            else:
+                senses = wordnet.synsets(text.replace(" ", "_").replace("-", "_"))
+                senses += wordnet.synsets(text.replace(" ", "-"))
+            inside = [s for s in senses if s in concepts.graph]
+            if not inside:
+                raise KnowledgeError(
+                    f"concept {item!r} is not among the {len(concepts.graph.offsets)} WordNet "
+                    "concepts around this model's classes (their kinds and what they are kinds of)"
+                )
+            rows.append(concepts.of(inside[0]))
+        return torch.stack(rows)
+
+    def encoder(self, dim: int, context: KindContext) -> KnowledgeEncoder:
+        from knowgen.knowledge.concepts import DIM
+
+        return ConceptEncoder(DIM, dim)
+
+    def column(self, dataset, context: KindContext) -> torch.Tensor:
+        if dataset.labels is None:
+            raise ValueError("knowledge kind 'concept' needs a dataset with labels (classes)")
+        context = KindContext(tuple(dataset.class_names), dataset=dataset.name)
+        concepts = self.embeddings(context)
+        table = torch.stack([concepts.class_vector(c) for c in dataset.class_names])
+        return table[dataset.labels]
+
+
 def describe_images(dataset) -> tuple[list[str], torch.Tensor]:
     """A description of every image from its known factors: its class and colour ("a red
     dress", "a pair of blue trousers"), on `shapes` also its size and where it is ("a large
@@ -437,6 +508,7 @@ KINDS: dict[str, Kind] = {
         StructureKind(),
         TextKind(),
         *(AttributeKind(name, attrs) for name, attrs in ATTRIBUTE_KINDS.items()),
+        ConceptKind(),
     )
 }
 

@@ -122,3 +122,41 @@ def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     assert not torch.equal(frock, dress)  # without grounding the encoder reads "frock" itself
     frock, dress = (grounded.conditions(1, text=t)["text"] for t in ("a frock", "a dress"))
     assert torch.equal(frock, dress)
+
+
+def test_concept_embeddings_hold_the_graph():
+    """TransE over the subgraph around the classes: held-out edges ranked far above chance."""
+    from knowgen.knowledge.concepts import concepts_for_dataset
+    from knowgen.knowledge.grounding import CLASS_SYNSETS
+
+    concepts = concepts_for_dataset("fashion-mnist", list(CLASS_SYNSETS["fashion-mnist"]))
+    scores = concepts.link_prediction
+    assert scores["test_edges"] >= 20 and scores["mrr"] > 5 * scores["random_mrr"]
+    wordnet = concepts.wordnet
+    near = [wordnet.name(o) for o, _ in concepts.nearest(wordnet.offset("gym_shoe.n.01"), 10)]
+    assert any(n in near for n in ("plimsoll.n.02", "shoe.n.01", "sandal.n.01"))
+
+
+def test_concept_is_a_kind_of_knowledge_for_fusion(tmp_path):
+    """A fusion run with concepts: real images carry their class's concept; sampling takes a
+    word the training never named ("sundress", a kind of dress) as its own concept."""
+    import torch
+
+    import knowgen
+    from knowgen.config import resolve_config
+    from knowgen.knowledge.kinds import KnowledgeError
+    from knowgen.train.loop import train
+    from tests.conftest import TINY
+    from tests.knowledge.test_fusion import FUSION, colour_dataset
+
+    kinds = ['knowledge.fusion_kinds=["concept", "hue"]']
+    train(
+        resolve_config("dcgan", TINY + FUSION + kinds), tmp_path / "run", dataset=colour_dataset()
+    )
+    g = knowgen.load(tmp_path / "run")
+    assert g.kinds == ("concept", "hue")
+    sundress = g.sample(4, concept="sundress", color="red").images
+    assert sundress.shape == (4, 3, 8, 8)
+    assert not torch.equal(sundress, g.sample(4, concept="bag", color="red").images)
+    with pytest.raises(KnowledgeError, match="not among the"):
+        g.sample(2, concept="volcano")
