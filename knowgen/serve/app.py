@@ -55,6 +55,7 @@ class Knowledge(BaseModel):
     class_: str | int | None = Field(None, alias="class", description="Class name or index")
     text: str | None = Field(None, max_length=500, description="A description")
     color: str | None = Field(None, max_length=32, description='"#c0392b" or a colour name')
+    concept: str | None = Field(None, max_length=100, description='A WordNet word: "parka"')
     structure: list[list[Literal[0, 1]]] | None = Field(
         None, min_length=7, max_length=7, description="A 7x7 grid of 0/1 (the silhouette)"
     )
@@ -73,6 +74,7 @@ class Knowledge(BaseModel):
             "class_": self.class_,
             "text": self.text,
             "color": self.color,
+            "concept": self.concept,
             "size": self.size,
             "rotation": self.rotation,
             "position": self.position,
