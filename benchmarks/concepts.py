@@ -69,30 +69,64 @@ def wordnet_lemmas_split() -> dict:
             "pairs": sorted(set(pairs))}  # fmt: skip
 
 
-def generated_accuracy(run: Path, pairs: list[tuple[str, str]], per_word: int = 4) -> dict:
-    """A trained text model asked for "a photo of a WORD" for each WordNet lemma of the split,
-    with and without grounding: how often the evaluator sees the class the word belongs to."""
+def generated_accuracy(run: Path, pairs: list[tuple[str, str]], per_split: int = 600) -> dict:
+    """A trained text model asked for prompts of four splits (training phrasings, unseen sentence
+    frames, unseen words of the caption bank, WordNet's own lemmas as "a photo of a WORD"), read
+    three ways: the sentence encoder alone, the graph alone (a prompt with a grounded word
+    becomes that class's caption word), and both (unseen words grounded, the rest to the
+    encoder). Accuracy: how often the evaluator sees the class the prompt names."""
+    import dataclasses
+
     import torch
 
     import knowgen
     from knowgen.data import DataConfig
+    from knowgen.knowledge.captions import class_caption_bank
+    from knowgen.knowledge.grounding import build_prompt_grounder
     from knowgen.metrics.evaluator import load_or_train_evaluator
     from knowgen.metrics.features import extract_features
-    from knowgen.sampling import Generator
 
-    grounded = knowgen.load(run)
-    meta = grounded.meta | {"knowledge": dict(grounded.meta["knowledge"], ground_text=False)}
-    plain = Generator(grounded.network, meta)
+    both = knowgen.load(run)
+    names = both.class_names
+    grounder = build_prompt_grounder(names, "fashion-mnist")
+
+    def graph_only(prompt: str) -> str:
+        found = grounder.grounder.ground_prompt(prompt)
+        return grounder.class_words[found[0].class_name] if found else prompt
+
+    readers = {
+        "encoder alone": dataclasses.replace(both.context, rewrite_text=None),
+        "graph alone": dataclasses.replace(both.context, rewrite_text=graph_only),
+        "both": dataclasses.replace(both.context, rewrite_text=grounder),
+    }
+    bank = class_caption_bank(names, "fashion-mnist")
+    held, word = bank.held_out.tolist(), bank.unseen_word.tolist()
+    splits = {
+        "training phrasings": [i for i, h in enumerate(held) if not h],
+        "unseen frames": [
+            i for i, (h, w) in enumerate(zip(held, word, strict=True)) if h and not w
+        ],
+        "unseen words": [i for i, w in enumerate(word) if w],
+    }
+    rng = torch.Generator().manual_seed(0)
+    prompts: dict[str, tuple[list[str], list[int]]] = {}
+    for split, ids in splits.items():
+        pick = [ids[int(j)] for j in torch.randint(len(ids), (per_split,), generator=rng)]
+        prompts[split] = ([bank.captions[i] for i in pick],
+                          [int(bank.group_of[i]) for i in pick])  # fmt: skip
+    lemma_pick = torch.randint(len(pairs), (per_split,), generator=rng).tolist()
+    lemma_texts = [f"a photo of a {pairs[j][0].replace('_', ' ')}" for j in lemma_pick]
+    prompts["WordNet lemmas"] = (lemma_texts, [names.index(pairs[j][1]) for j in lemma_pick])
     evaluator = load_or_train_evaluator(DataConfig(name="fashion-mnist"))
-    names = grounded.class_names
-    prompts = [f"a photo of a {w.replace('_', ' ')}" for w, _ in pairs for _ in range(per_word)]
-    truth = torch.tensor([names.index(c) for _, c in pairs for _ in range(per_word)])
-    out = {}
-    for label, generator in (("encoder alone", plain), ("with grounding", grounded)):
-        images = generator.sample(len(prompts), 0, text=prompts).images
-        predicted = extract_features(evaluator, images).logits.argmax(1)
-        out[label] = float((predicted == truth).double().mean())
-    return out
+    table: dict[str, dict[str, float]] = {}
+    for split, (texts, truth) in prompts.items():
+        for reader, context in readers.items():
+            both.context = context
+            images = both.sample(len(texts), 0, text=texts).images
+            predicted = extract_features(evaluator, images).logits.argmax(1)
+            right = (predicted == torch.tensor(truth)).double().mean()
+            table.setdefault(split, {})[reader] = float(right)
+    return table
 
 
 def main() -> None:
@@ -141,10 +175,15 @@ def main() -> None:
         "strongly, not how well images follow them; that is the next line.)",
     ]  # fmt: skip
     if generated is not None:
-        lines += ["", f"The `text` run {args.run} asked for \"a photo of a WORD\" for each of "
-                  f"them (4 images per word, {len(split['pairs'])} words), judged by the "
-                  "evaluator: " + ", ".join(f"{k} {100 * v:.1f}%" for k, v in generated.items())
-                  + "."]  # fmt: skip
+        readers = list(next(iter(generated.values())))
+        lines += ["", f"The `text` run `{args.run}` asked for 600 prompts of each split (the "
+                  "evaluator judges whether the image shows the class the prompt names):", "",
+                  "| split | " + " | ".join(readers) + " |",
+                  "| --- |" + " ---: |" * len(readers)]  # fmt: skip
+        for split, row in generated.items():
+            lines.append(
+                f"| {split} | " + " | ".join(f"{100 * row[r]:.1f}%" for r in readers) + " |"
+            )
     body = f"`python benchmarks/concepts.py --seeds {args.seeds}` on {describe_machine()}.\n\n"
     body += "\n".join(lines) + "\n"
     print(body)
