@@ -150,14 +150,14 @@ class Grounder:
     def rewrite(
         self, prompt: str, known: set[str], class_words: dict[str, str]
     ) -> tuple[str, list]:
-        """`prompt` with each word the caption bank never used (`known`: its words) that grounds
-        replaced by its class's caption word (`class_words`); returns it and the groundings
-        used. Words the bank knows are left alone: a prompt the encoder understands is not
-        touched."""
+        """`prompt` with each word or expression the caption bank never used (`known`: its words
+        and its adjacent word pairs joined by "_") that grounds replaced by its class's caption
+        word (`class_words`); returns it and the groundings used. What the bank knows is left
+        alone: a prompt the encoder understands is not touched. An expression counts as a unit:
+        "tee shirt" is new even where "tee" and "shirt" are each known."""
         out, last, used = [], 0, []
         for start, end, text in self.phrases(prompt):
-            parts = set(text.split("_"))
-            if parts <= known or text.replace("_", " ") in known:
+            if text in known:
                 continue
             grounding = self.ground(text)
             if grounding.class_name is None or grounding.class_name not in class_words:
@@ -255,7 +255,11 @@ def build_prompt_grounder(class_names: list[str], dataset: str) -> PromptGrounde
     grounder = Grounder(CLASS_SYNSETS[dataset.removesuffix("-color")])
     bank = class_caption_bank(class_names, dataset)
     trained = [c for c, held in zip(bank.captions, bank.held_out.tolist(), strict=True) if not held]
-    known = {w for caption in trained for w in WORD.findall(caption.lower())}
+    known: set[str] = set()
+    for caption in trained:
+        words = WORD.findall(caption.lower())
+        known.update(words)
+        known.update(f"{a}_{b}" for a, b in zip(words, words[1:], strict=False))
     nouns = SYNONYMS.get(dataset, {})  # the caption word of each class: its first training noun
     class_words = {c: nouns.get(c, [c])[0].split(" of ")[-1] for c in class_names}
     return PromptGrounder(grounder, known, class_words)

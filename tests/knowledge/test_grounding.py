@@ -71,6 +71,12 @@ def test_prompts_keep_known_words_and_ground_the_others(grounder):
     assert grounder.rewrite("a light summer dress", known, words)[0] == "a light summer dress"
     rewritten, used = grounder.rewrite("a pair of flip flops", known, words)
     assert rewritten == "a pair of sandal" and used[0].word == "flip_flops"
+    # an expression is new as a unit, even where each of its words is known
+    tees = {"a", "tee", "shirt", "t-shirt"}
+    assert grounder.rewrite("a tee shirt", tees, {"t-shirt": "t-shirt"})[0] == "a t-shirt"
+    assert grounder.rewrite("a tee shirt", tees | {"tee_shirt"}, {"t-shirt": "t-shirt"})[0] == (
+        "a tee shirt"
+    )
 
 
 def test_folder_classes_are_looked_up_with_ambiguities_reported(tmp_path):
