@@ -127,9 +127,14 @@ def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     frock = grounded.sample(2, text="a light summer frock").images
     assert torch.equal(frock, grounded.sample(2, text="a light summer dress").images)
     from knowgen.cli.sample import grounded_label
+    from knowgen.knowledge.captions import class_caption_bank
 
     assert grounded_label(grounded, "a frock", "a frock") == "a frock [frock > dress.n.01 > dress]"
-    args = ["sample", str(tmp_path / "run"), "--text", "a frock", "--n", "2"]
+    assert "anorak" not in " ".join(
+        class_caption_bank(grounded.class_names, "fashion-mnist").captions
+    )
+    assert grounded_label(grounded, "a warm anorak", "x").endswith("coat.n.01 > coat]")
+    args = ["sample", str(tmp_path / "run"), "--text", "a warm anorak", "--n", "2"]
     result = CliRunner().invoke(app_module(), [*args, "--out", str(tmp_path / "f.png")])
     assert result.exit_code == 0, result.output
     train(resolve_config("dcgan", TINY + text + ["knowledge.ground_text=false"]),
