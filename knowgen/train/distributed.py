@@ -17,6 +17,7 @@ iteration and documents that `torch.autograd.grad` (the R1 and WGAN-GP penalties
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -145,7 +146,30 @@ def _env_int(name: str, default: int) -> int:
     return value
 
 
+LEAVE_TIMEOUT_S = 60.0
+_leaves = 0
+
+
 def leave_world(world: World) -> None:
-    """Leave the process group `init_world` joined."""
-    if world.distributed and dist.is_initialized():
-        dist.destroy_process_group()
+    """Leave the process group `init_world` joined, once every rank is ready to.
+
+    A rank that returns from the last collective may still have messages in flight to a slower
+    peer; tearing its connections down then can abort the peer inside gloo's threads ("terminate
+    called without an active exception"). So the ranks first check in through the rendezvous
+    store (plain TCP request/response, not gloo): when all have checked in, every one has
+    returned from every collective, and no gloo message is in flight.
+    """
+    if not (world.distributed and dist.is_initialized()):
+        return
+    global _leaves
+    _leaves += 1  # every rank trains as often: the same key on each, a new one per run
+    key = f"knowgen/left/{_leaves}"
+    try:
+        store = dist.distributed_c10d._get_default_store()
+        store.add(key, 1)
+        deadline = time.monotonic() + LEAVE_TIMEOUT_S
+        while store.add(key, 0) < world.size and time.monotonic() < deadline:
+            time.sleep(0.01)
+    except Exception:  # the store is gone (a peer failed): leave anyway
+        pass
+    dist.destroy_process_group()
