@@ -51,8 +51,7 @@ def train_preset(preset: str, minutes: float) -> Path:
 def write_traversals(run_dir: Path) -> None:
     """One traversal picture per code into docs/ (the same as `knowgen traverse`)."""
     import knowgen
-    from knowgen.cli.sample import write_row_labels
-    from knowgen.images import display_scale, save_grid, to_uint8
+    from knowgen.images import display_scale, label_grid_file, save_grid, to_uint8
     from knowgen.models.codes import traverse_code
 
     generator = knowgen.load(run_dir)
@@ -61,7 +60,7 @@ def write_traversals(run_dir: Path) -> None:
         out = DOCS / "images" / f"infogan-traverse-{code}.png"
         scale = display_scale(images.shape[-1])
         save_grid(to_uint8(images), out, nrow=10, scale=scale)
-        write_row_labels(out, labels, images.shape[-2] * scale)
+        label_grid_file(out, labels, images.shape[-2] * scale)
         print(f"wrote {out}")
 
 

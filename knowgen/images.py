@@ -74,3 +74,10 @@ def label_rows(picture: Image.Image, labels: list[str], row_height: int, pad: in
     for i, label in enumerate(labels):
         draw.text((4, pad + i * (row_height + pad) + row_height // 2 - 5), label, fill=fill)
     return canvas
+
+
+def label_grid_file(path: Path, labels: list[str], row_height: int) -> None:
+    """Rewrite the grid PNG at `path` with a label before each row."""
+    with Image.open(path) as picture:
+        labelled = label_rows(picture.copy(), labels, row_height, pad=2)
+    labelled.save(path)

@@ -27,12 +27,13 @@ from torch import nn
 
 from knowgen.checkpoint import latest_checkpoint, load_checkpoint
 from knowgen.files import atomic_write, atomic_write_text
-from knowgen.images import display_scale, save_grid, to_uint8
+from knowgen.images import display_scale, label_grid_file, save_grid, to_uint8
 from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance, text_grounder
 from knowgen.knowledge.config import DEFAULT_TEXT_MODEL, KnowledgeConfig, move_knowledge_keys
 from knowgen.knowledge.encoders import Conditions
 from knowgen.knowledge.kinds import KINDS, KindContext, KnowledgeError, kind_named, public_name
 from knowgen.models import ModelConfig, build_generator
+from knowgen.models.codes import traverse_code
 from knowgen.sections import section_from_dict
 
 EXPORT_FORMAT_VERSION = 1
@@ -75,14 +76,7 @@ class Samples:
             nrow = nrow or len(self.images) // len(self.row_labels)
         save_grid(self.images, path, nrow=nrow, scale=scale)
         if self.row_labels:
-            from PIL import Image
-
-            from knowgen.images import label_rows
-
-            with Image.open(path) as picture:
-                height = self.images.shape[-2] * scale
-                labelled = label_rows(picture.copy(), self.row_labels, height, pad=2)
-            labelled.save(path)
+            label_grid_file(path, self.row_labels, self.images.shape[-2] * scale)
         return path
 
     def save_pngs(self, folder: str | Path) -> list[Path]:
@@ -221,15 +215,14 @@ class Generator:
         if code not in self.codes:
             raise KnowledgeError(f"unknown code {code!r}; this generator has {self.codes}")
         layout, index = self.config.codes, list(self.codes).index(code)
-        if index < len(layout.categorical):
-            values = list(range(layout.categorical[index]))
-        else:
-            if not 0 < span <= 10 or not 2 <= steps <= 64:
-                raise KnowledgeError("a continuous code takes span in (0, 10] and 2..64 steps")
-            values = torch.linspace(-span, span, steps).tolist()
-        rows = [self.sample(samples, seed, codes={code: v}, **knowledge) for v in values]
-        labels = [f"{code}={v}" if isinstance(v, int) else f"{code}={v:+.1f}" for v in values]
-        return Samples.rows(rows, labels)
+        continuous = index >= len(layout.categorical)
+        if continuous and (not 0 < span <= 10 or not 2 <= steps <= 64):
+            raise KnowledgeError("a continuous code takes span in (0, 10] and 2..64 steps")
+        check_seed(seed)
+        self._check_count(samples)
+        cond = self.conditions(samples, **knowledge)
+        images, labels = traverse_code(self.network, code, samples, steps, span, seed, cond)
+        return Samples(to_uint8(images), labels)
 
     def _check_count(self, n: Any) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:

@@ -20,7 +20,7 @@ def command(
     """Show how WordNet grounds each word of a prompt in the dataset's classes, by which path
     ("frock -> dress.n.01 -> class dress"), and the prompt a text model reads after grounding."""
     from knowgen.data import DATASETS
-    from knowgen.knowledge.grounding import CLASS_SYNSETS, build_prompt_grounder
+    from knowgen.knowledge.grounding import CLASS_SYNSETS, build_prompt_grounder, reviewed_synsets
 
     if run is not None:
         from knowgen.sampling import read_generator_source
@@ -30,13 +30,13 @@ def command(
     elif data not in DATASETS:
         raise ValueError(f"unknown dataset {data!r}; choose from {', '.join(sorted(DATASETS))}")
     else:
-        class_names = list(CLASS_SYNSETS.get(data.removesuffix("-color"), {}))
-    if data.removesuffix("-color") not in CLASS_SYNSETS:
+        class_names = list(reviewed_synsets(data) or {})
+    if reviewed_synsets(data) is None:
         raise ValueError(
             f"no reviewed WordNet synsets for the classes of {data!r}; grounding covers "
             f"{', '.join(sorted(CLASS_SYNSETS))}"
         )
-    grounder = build_prompt_grounder(class_names, data.removesuffix("-color"))
+    grounder = build_prompt_grounder(class_names, data)
     for prompt in prompts:
         rewritten, used = grounder.explain(prompt)
         typer.echo(prompt)

@@ -9,9 +9,8 @@ import typer
 
 from knowgen.cli.errors import reports_user_errors
 from knowgen.cli.represent import run_data
-from knowgen.cli.sample import write_row_labels
 from knowgen.data import load_dataset
-from knowgen.images import display_scale, save_grid, to_float, to_uint8
+from knowgen.images import display_scale, label_grid_file, save_grid, to_float, to_uint8
 
 NAME = "invert"
 
@@ -53,5 +52,5 @@ def command(
     error = float(((redrawn - to_float(originals)) ** 2).mean())
     scale = display_scale(side)
     save_grid(torch.cat([originals, to_uint8(redrawn)]), out, nrow=len(originals), scale=scale)
-    write_row_labels(out, ["x", "G(E(x))"], side * scale)
+    label_grid_file(out, ["x", "G(E(x))"], side * scale)
     typer.echo(f"wrote {out}: {len(originals)} images; mean squared error {error:.4f} in [-1, 1]")

@@ -8,7 +8,7 @@ import numpy as np
 import typer
 
 from knowgen.cli.errors import reports_user_errors
-from knowgen.images import display_scale, save_grid
+from knowgen.images import display_scale, label_grid_file, save_grid
 from knowgen.sampling import load
 
 NAME = "sample"
@@ -180,17 +180,6 @@ def read_prompts(path: Path) -> list[str]:
     return prompts
 
 
-def write_row_labels(out: Path, labels: list[str], row_height: int) -> None:
-    """Rewrite the grid PNG at `out` with a label before each row."""
-    from PIL import Image
-
-    from knowgen.images import label_rows
-
-    with Image.open(out) as picture:
-        labelled = label_rows(picture.copy(), labels, row_height, pad=2)
-    labelled.save(out)
-
-
 def write_class_rows(meta: dict, images, per_class: int, out: Path, scale: int) -> None:
     """One row per evaluator class, labelled, for unconditional generators."""
     from knowgen.data import DataConfig
@@ -206,4 +195,4 @@ def write_class_rows(meta: dict, images, per_class: int, out: Path, scale: int) 
     save_grid(rows, out, nrow=per_class, scale=scale)
     counts = [int((predicted == c).sum()) for c in range(len(names))]
     labels = [f"{name} ({count})" for name, count in zip(names, counts, strict=True)]
-    write_row_labels(out, labels, images.shape[-2] * scale)
+    label_grid_file(out, labels, images.shape[-2] * scale)

@@ -7,8 +7,7 @@ from pathlib import Path
 import typer
 
 from knowgen.cli.errors import reports_user_errors
-from knowgen.cli.sample import write_row_labels
-from knowgen.images import display_scale, save_grid, to_uint8
+from knowgen.images import display_scale, label_grid_file, save_grid, to_uint8
 from knowgen.models.codes import traverse_code
 from knowgen.sampling import load
 
@@ -45,5 +44,5 @@ def command(
     out = out or Path(f"traverse-{code}.png")
     scale = scale or display_scale(images.shape[-1])
     save_grid(images, out, nrow=samples, scale=scale)
-    write_row_labels(out, labels, images.shape[-2] * scale)
+    label_grid_file(out, labels, images.shape[-2] * scale)
     typer.echo(f"wrote {out} ({len(labels)} values of {code} x {samples} samples)")

@@ -44,6 +44,13 @@ CLASS_SYNSETS = {
         "ankle-boot": ["boot.n.01"],
     },
 }
+
+
+def reviewed_synsets(dataset: str) -> dict[str, list[str]] | None:
+    """The reviewed class -> synsets table of `dataset` (its colour variant shares it), if any."""
+    return CLASS_SYNSETS.get(dataset.removesuffix("-color"))
+
+
 EDGES = ("hyponym", "instance_hyponym")  # down from a class: kinds of it
 MAX_EDGES = 4  # how many levels below a class the graph is searched
 SENSE_DISCOUNT = 0.05  # per sense rank: the first sense is the likeliest reading
@@ -114,11 +121,7 @@ class Grounder:
             yield class_name, best, best_sense
 
     def _senses(self, word: str) -> list[int]:
-        forms = {word, word.replace("-", "_"), word.replace("_", "-"), word.replace("-", "")}
-        senses: list[int] = []
-        for form in forms:
-            senses += [s for s in self.wordnet.synsets(form) if s not in senses]
-        return senses
+        return self.wordnet.synsets(word)
 
     def ground(self, word: str) -> Grounding:
         """The class `word` names: the best-scoring class one of its senses is a kind of."""
@@ -174,7 +177,7 @@ def class_synsets_for(
     """{class: synset names} for a dataset: the reviewed table, or each class name looked up in
     WordNet (its first noun sense) with a `classes.toml` ({class = "synset.n.01"}) pinning any;
     a class with no noun sense, or an ambiguous one not pinned, is reported."""
-    known = CLASS_SYNSETS.get(dataset.removesuffix("-color"))
+    known = reviewed_synsets(dataset)
     if known is not None and set(known) == set(class_names):
         return dict(known), []
     pinned = tomllib.loads(pins.read_text(encoding="utf-8")) if pins and pins.is_file() else {}
@@ -242,7 +245,7 @@ class LazyPromptGrounder:
 def prompt_grounder(class_names: list[str], dataset: str) -> LazyPromptGrounder | None:
     """The grounder of a text model trained on `dataset`'s class captions (built on first use),
     or None where the classes have no reviewed synsets."""
-    table = CLASS_SYNSETS.get(dataset.removesuffix("-color"))
+    table = reviewed_synsets(dataset)
     if table is None or set(table) != set(class_names):
         return None
     return LazyPromptGrounder(class_names, dataset)
@@ -252,7 +255,7 @@ def build_prompt_grounder(class_names: list[str], dataset: str) -> PromptGrounde
     """WordNet read, the classes' subgraphs searched, the caption bank's training words listed."""
     from knowgen.knowledge.captions import SYNONYMS, class_caption_bank
 
-    grounder = Grounder(CLASS_SYNSETS[dataset.removesuffix("-color")])
+    grounder = Grounder(reviewed_synsets(dataset))
     bank = class_caption_bank(class_names, dataset)
     trained = [c for c, held in zip(bank.captions, bank.held_out.tolist(), strict=True) if not held]
     known: set[str] = set()

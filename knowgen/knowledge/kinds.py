@@ -440,11 +440,7 @@ class ConceptKind:
         rows = []
         for item in per_image(value, num, "concept"):
             text = str(item).strip().lower()
-            if ".n." in text:
-                senses = [wordnet.offset(text)]
-            else:
-                senses = wordnet.synsets(text.replace(" ", "_").replace("-", "_"))
-                senses += wordnet.synsets(text.replace(" ", "-"))
+            senses = [wordnet.offset(text)] if ".n." in text else wordnet.synsets(text)
             inside = [s for s in senses if s in concepts.graph]
             if not inside:
                 raise KnowledgeError(

@@ -64,8 +64,14 @@ class WordNet:
         return list(dict.fromkeys(found))
 
     def synsets(self, word: str) -> list[int]:
-        """Every noun synset of `word` (any inflection), most frequent sense first."""
-        return list(dict.fromkeys(o for lemma in self.morphy(word) for o in self.senses[lemma]))
+        """Every noun synset of `word` (any inflection, spelled with spaces, underscores or
+        hyphens: "flip flops", "flip-flop"), most frequent sense first, in a fixed order."""
+        word = word.strip().lower().replace(" ", "_")
+        forms = dict.fromkeys([word, word.replace("-", "_"), word.replace("_", "-"),
+                               word.replace("-", "")])  # fmt: skip
+        return list(dict.fromkeys(
+            o for form in forms for lemma in self.morphy(form) for o in self.senses[lemma]
+        ))  # fmt: skip
 
     def related(self, offset: int, *names: str) -> list[int]:
         return [target for name, target in self.relations.get(offset, ()) if name in names]

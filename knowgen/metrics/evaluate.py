@@ -189,17 +189,24 @@ def score_text_generator(
     # which kind of novelty failed: a word never trained on, or only an unseen sentence frame
     correct = held.logits.argmax(1) == given
     word = text.bank.unseen_word[unseen.cpu()]
-    for key, mask in (("heldout_word_accuracy", word), ("heldout_template_accuracy", ~word)):
-        scores[key] = float(correct[mask].double().mean()) if mask.any() else None
+    scores |= accuracy_by_novelty(correct, word)
     if generator.grounder is not None:  # the same held-out phrasings, as prompts: grounded
         prompts = [text.bank.captions[i] for i in unseen.tolist()]
         grounded = generator.sample(num, cfg.seed, text=prompts).images
         right = extract_features(evaluator, grounded).logits.argmax(1) == given
         scores["heldout_grounded_accuracy"] = float(right.double().mean())
-        for key, mask in (("word", word), ("template", ~word)):
-            value = float(right[mask].double().mean()) if mask.any() else None
-            scores[f"heldout_{key}_accuracy_grounded"] = value
+        scores |= accuracy_by_novelty(right, word, "_grounded")
     return scores
+
+
+def accuracy_by_novelty(right: torch.Tensor, word: torch.Tensor, suffix: str = "") -> dict:
+    """Held-out accuracy split by what is new: a word never trained on, or only the frame."""
+    return {
+        f"heldout_{key}_accuracy{suffix}": float(right[mask].double().mean())
+        if mask.any()
+        else None
+        for key, mask in (("word", word), ("template", ~word))
+    }
 
 
 def score_fusion(
@@ -217,7 +224,7 @@ def score_fusion(
     classes = len(evaluator.class_names)
     unconditional = lambda real, fake: score_features(real, fake, classes, cfg)  # noqa: E731
     scores = score_fusion_generator(
-        generator, data_cfg, cfg, evaluator, real, unconditional, knowledge or generator.knowledge
+        generator, data_cfg, cfg, evaluator, real, unconditional, knowledge
     )
     return scores | comparison(cfg.num_samples, real, evaluator, cfg)
 

@@ -168,11 +168,13 @@ def information_loss(
 
 @torch.no_grad()
 def traverse_code(
-    generator: InfoGenerator, code: str, samples: int, steps: int, span: float, seed: int = 0
-) -> tuple[torch.Tensor, list[str]]:
+    generator: InfoGenerator, code: str, samples: int, steps: int, span: float, seed: int = 0,
+    cond: Conditions | None = None,
+) -> tuple[torch.Tensor, list[str]]:  # fmt: skip
     """Images that vary one code and hold everything else: row r sets `code` to its r-th value
     (each category of a categorical code; `steps` values from -span to span of a continuous
-    one), column j keeps the j-th draw of noise and of the other codes. Returns float images
+    one), column j keeps the j-th draw of noise and of the other codes, under `cond` (default:
+    column j of a class-conditional generator shows class j). Returns float images
     (rows * samples, C, H, W) in [-1, 1] and one label per row."""
     codes = generator.codes
     names = codes.names()
@@ -182,8 +184,7 @@ def traverse_code(
     rng = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, generator.z_dim, generator=rng)
     _, continuous = generator.code_targets(z)
-    cond = None
-    if generator.num_classes:  # a conditional InfoGAN: column j shows class j
+    if cond is None and generator.num_classes:  # a conditional InfoGAN: column j shows class j
         cond = {"class": torch.arange(samples) % generator.num_classes}
     num_categorical = len(codes.categorical)
     if index < num_categorical:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import math
 import shutil
@@ -187,7 +188,7 @@ def write_samples(run: Run, metrics: MetricsLog) -> Path:
     """The EMA generator's grid of the run's fixed noise and knowledge (through the sampling
     API: the same seed draws the same noise at every grid, so grids show progress, not luck)."""
     state = run.state
-    samples = run.sampler_api().sample(run.cfg.train.num_samples, FIXED_NOISE_SEED, **run.fixed)
+    samples = run.sampler_api.sample(run.cfg.train.num_samples, FIXED_NOISE_SEED, **run.fixed)
     path = run.dir / "samples" / f"step-{state.step:07d}.png"
     nrow = state.conditioning.grid_columns
     samples.save_grid(path, nrow=nrow, scale=display_scale(samples.images.shape[-1]))
@@ -310,8 +311,10 @@ class Run:
     fixed: dict  # the knowledge of the sample grids, by kind
     evaluation: PeriodicEvaluation | None
 
+    @functools.cached_property
     def sampler_api(self) -> Generator:
-        """The EMA generator behind the sampling API (what `knowgen.load` would return)."""
+        """The EMA generator behind the sampling API (what `knowgen.load` would return), built
+        once: it wraps the live EMA network, so it always samples the current weights."""
         config = self.meta["config"]
         return wrap(self.state.ema.model, self.meta | {k: config[k] for k in GENERATOR_SECTIONS})
 
@@ -429,7 +432,7 @@ def _train(
                 now = time.perf_counter()
                 state.elapsed_s += now - step_start
                 if run.evaluation is not None and run.evaluation.due(state):
-                    metrics.scalars(state.step, run.evaluation(state, run.meta, run.sampler_api()))
+                    metrics.scalars(state.step, run.evaluation(state, run.meta, run.sampler_api))
                     window.pause(time.perf_counter() - now)  # evaluation is not training time
                     now = time.perf_counter()
                 step_start = now
