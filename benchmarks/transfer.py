@@ -1,21 +1,30 @@
-"""Knowledge transfer: FID against training wall time for one generator with each transfer mode.
+"""Knowledge transfer where it pays: a generator trained on a few images of some classes, helped by
+a teacher that learned *other* classes. FID against training wall time, per mode, over seeds.
 
-The same preset (default `dcgan`) trains once per `transfer.mode`; evaluation is by the evaluator
-(which shares nothing with the teacher) and is not counted as training time. Results accumulate in
-benchmarks/results/transfer.csv (re-running a mode replaces its rows), so modes can be measured in
-separate invocations on the same machine; `--baseline CSV` takes the `none` curve from a
-benchmarks/quality.py CSV of the same preset instead of training it again.
+Scenario (issue 20): the generator sees `--images` (1,000 or 200) seeded, class-balanced images of
+{sandal, shirt, sneaker, bag, ankle boot}; knowgen's teacher learned {T-shirt, trouser, pullover,
+dress, coat} from all their images. Modes:
 
-    python benchmarks/transfer.py --modes none projected init feature-matching --write-docs
-    python benchmarks/transfer.py --modes projected --set transfer.logit_head=true --tag logit
+- `none`: the preset alone; `diffaugment`: plus DiffAugment (colour, translation, cutout), the
+  baseline every transfer mode is judged against (few-image GANs need augmentation);
+- `projected`, `init`, `feature-matching`, `vision-aided`: each transfer mode plus DiffAugment.
 
-`--set` applies to every mode but `none`; `--tag` names such a variant in the curves' labels.
+Each (mode, seed) trains for `--minutes`, evaluated every minute by the evaluator (trained on all
+ten classes; it shares nothing with the teacher) against the test images of the five classes;
+evaluation time is not training time. Rows accumulate in benchmarks/results/transfer-few.csv
+(re-running a mode and seed replaces its rows), so modes can be run in separate invocations on
+the same machine; the summary is printed from every row there.
+
+    python benchmarks/transfer.py --images 1000 --modes diffaugment vision-aided --seeds 0 1 2
+    python benchmarks/transfer.py --images 1000 --summary-only --write-docs
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,29 +32,64 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
-from benchmarks.quality import FIELDS, plot, run_preset  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
-from knowgen.metrics.evaluate import dataset_floor  # noqa: E402
-from knowgen.metrics.evaluator import load_or_train_evaluator  # noqa: E402
+from knowgen.train.loop import train  # noqa: E402
 from knowgen.transfer import load_or_train_teacher  # noqa: E402
 
-MODES = ["none", "projected", "init", "feature-matching"]
+GENERATOR_CLASSES = ["sandal", "shirt", "sneaker", "bag", "ankle boot"]
+TEACHER_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat"]
+AUGMENT = 'train.diffaugment="color,translation,cutout"'
+MODES = ["none", "diffaugment", "projected", "init", "feature-matching", "vision-aided"]
+BASELINE = "diffaugment"
+REPORT_MINUTES = (1, 2, 5, 10)
+FIELDS = ["images", "mode", "seed", "step", "minutes", "fid", "d_overfit_gap"]
 
 
-def minutes_to_reach(rows: list[dict], target: float) -> float | None:
-    """First training time at which a curve's FID is <= target, interpolated between points."""
-    previous = None
-    for row in rows:
-        if row["fid"] <= target:
-            if previous is None:
-                return row["minutes"]
-            (m0, f0), (m1, f1) = (
-                (previous["minutes"], previous["fid"]),
-                (row["minutes"], row["fid"]),
+def mode_overrides(mode: str) -> list[str]:
+    """The `--set` assignments of one mode (besides the data subset and the seed)."""
+    if mode == "none":
+        return []
+    if mode == "diffaugment":
+        return [AUGMENT]
+    return [AUGMENT, f'transfer.mode="{mode}"', f"transfer.teacher_classes={TEACHER_CLASSES}"]
+
+
+def data_overrides(images: int) -> list[str]:
+    return [f"data.classes={json.dumps(GENERATOR_CLASSES)}", f"data.limit={images}"]
+
+
+def run_mode(args, mode: str, seed: int) -> list[dict]:
+    """Train one (mode, seed) for `args.minutes`, evaluating every minute; its curve's rows."""
+    run_dir = args.out / "runs" / f"transfer-{args.images}-{mode}-seed{seed}"
+    overrides = [
+        "train.steps=none",
+        f"train.minutes={args.minutes}",
+        "eval.every_minutes=1",
+        f"eval.num_samples={args.num_samples}",
+        "train.checkpoint_every=100000",
+        f"train.seed={seed}",
+        *data_overrides(args.images),
+        *mode_overrides(mode),
+        *args.set,
+    ]
+    train(resolve_config(args.preset, overrides), run_dir, overwrite=True)
+    rows, gap = [], None
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        gap = record.get("d_overfit_gap", gap)
+        if "fid" in record:
+            rows.append(
+                {
+                    "images": args.images,
+                    "mode": mode,
+                    "seed": seed,
+                    "step": record["step"],
+                    "minutes": round(record["elapsed_s"] / 60, 3),
+                    "fid": record["fid"],
+                    "d_overfit_gap": gap if gap is not None else "",
+                }
             )
-            return m0 + (m1 - m0) * (f0 - target) / (f0 - f1)
-        previous = row
-    return None
+    return rows
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -54,122 +98,143 @@ def read_rows(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     for row in rows:
-        for key in ("step", "modes"):
+        for key in ("images", "seed", "step"):
             row[key] = int(row[key])
-        for key in ("minutes", "fid", "kid", "precision", "recall", "coverage"):
+        for key in ("minutes", "fid"):
             row[key] = float(row[key])
+        row["d_overfit_gap"] = float(row["d_overfit_gap"]) if row["d_overfit_gap"] else None
     return rows
+
+
+def fid_at(curve: list[dict], minutes: float) -> float | None:
+    """The FID of the last evaluation at or before `minutes` (+10%: an evaluation falls due at
+    the first step boundary after its minute, later when the machine is busy)."""
+    before = [r for r in curve if r["minutes"] <= minutes * 1.1]
+    return before[-1]["fid"] if before else None
+
+
+def minutes_to_reach(curve: list[dict], target: float) -> float | None:
+    """First training time at which a curve's FID is <= target, interpolated between points."""
+    previous = None
+    for row in curve:
+        if row["fid"] <= target:
+            if previous is None:
+                return row["minutes"]
+            m0, f0, m1, f1 = previous["minutes"], previous["fid"], row["minutes"], row["fid"]
+            return m0 + (m1 - m0) * (f0 - target) / (f0 - f1)
+        previous = row
+    return None
+
+
+def spread(values: list[float]) -> str:
+    """Mean and range of values over seeds ("-" when none)."""
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.1f} (1 seed)"
+    return f"{statistics.mean(values):.1f} ({min(values):.1f}–{max(values):.1f})"
+
+
+def summarise(rows: list[dict], images: int, minutes: float) -> list[str]:
+    """A Markdown table: FID mean (min–max over seeds) at each report time, seeds, the overfitting
+    gap at the end, and the minutes each seed needed to reach the baseline's final mean FID."""
+    rows = [r for r in rows if r["images"] == images]
+    curves: dict[str, dict[int, list[dict]]] = {}
+    for row in rows:
+        curves.setdefault(row["mode"], {}).setdefault(row["seed"], []).append(row)
+    points = [m for m in REPORT_MINUTES if m <= minutes]
+    baseline = curves.get(BASELINE, {})
+    finals = [fid_at(c, minutes) for c in baseline.values()]
+    target = statistics.mean(f for f in finals if f is not None) if baseline else None
+    header = " | ".join(f"FID @ {m} min" for m in points)
+    lines = [
+        f"| mode | seeds | {header} | D overfitting gap at the end | minutes to reach "
+        f"`{BASELINE}`'s {minutes:g}-min FID |",
+        "| --- | ---: | " + " | ".join("---:" for _ in points) + " | ---: | ---: |",
+    ]
+    for mode in [m for m in MODES if m in curves]:
+        by_seed = curves[mode]
+        cells = []
+        for point in points:
+            values = [fid_at(c, point) for c in by_seed.values()]
+            cells.append(spread([v for v in values if v is not None]))
+        gaps = [
+            c[-1]["d_overfit_gap"] for c in by_seed.values() if c[-1]["d_overfit_gap"] is not None
+        ]
+        reach = "-"
+        if target is not None:
+            times = [minutes_to_reach(c, target) for c in by_seed.values()]
+            reached = [t for t in times if t is not None]
+            reach = spread(reached) + (
+                f", {len(times) - len(reached)} seed(s) never" if len(reached) < len(times) else ""
+            )
+        lines.append(
+            f"| `{mode}` | {len(by_seed)} | " + " | ".join(cells) + f" | {spread(gaps)} | {reach} |"
+        )
+    return lines
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="dcgan")
+    parser.add_argument("--images", type=int, default=1000, help="data.limit (1000 or 200)")
     parser.add_argument("--modes", nargs="+", default=MODES, choices=MODES)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--points", type=int, default=10)
-    parser.add_argument("--num-samples", type=int, default=10_000)
-    parser.add_argument("--baseline", type=Path, help="quality.py CSV holding the `none` curve")
+    parser.add_argument("--num-samples", type=int, default=5000)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--set", action="append", default=[], help="override for transfer runs")
-    parser.add_argument("--tag", default="", help="appended to the mode in the labels")
+    parser.add_argument("--set", action="append", default=[], help="override for every run")
+    parser.add_argument("--summary-only", action="store_true", help="print the table, train none")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine()
     print(machine, flush=True)
 
-    cfg = resolve_config(args.preset, args.set)
-    evaluator = load_or_train_evaluator(cfg.data)
-    floor = dataset_floor(cfg.data, cfg.eval.__class__(num_samples=args.num_samples), evaluator)
+    cfg = resolve_config(args.preset, [*data_overrides(args.images), *mode_overrides("projected")])
     start = time.perf_counter()
     teacher = load_or_train_teacher(cfg.data, cfg.transfer)
-    print(
-        f"teacher {teacher.key}: test accuracy {100 * teacher.test_accuracy:.2f}%, trained once in "
-        f"{teacher.train_seconds:.0f} s (loaded now in {time.perf_counter() - start:.1f} s); "
-        f"evaluator {evaluator.key}: {100 * evaluator.test_accuracy:.2f}%",
-        flush=True,
-    )
-
-    csv_path = args.out / "transfer.csv"
-    rows = read_rows(csv_path)
-    if args.baseline:
-        rows = [r for r in rows if r["preset"] != f"{args.preset}/none"]
-        for row in read_rows(args.baseline):
-            if row["preset"] == args.preset:
-                rows.append(row | {"preset": f"{args.preset}/none"})
-    for mode in args.modes:
-        if mode == "none" and args.baseline:
-            continue
-        tagged = mode != "none" and args.tag
-        label = f"{args.preset}/{mode}" + (f"+{args.tag}" if tagged else "")
-        rows = [r for r in rows if r["preset"] != label]
-        rows += run_preset(
-            args.preset,
-            args.minutes,
-            args.points,
-            args.num_samples,
-            args.out,
-            overrides=(f'transfer.mode="{mode}"', *(args.set if mode != "none" else ())),
-            label=label,
-        )
-        with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
-            writer.writeheader()
-            writer.writerows(rows)
-
-    curves = {
-        label: [r for r in rows if r["preset"] == label]
-        for label in dict.fromkeys(r["preset"] for r in rows)
-    }
-    baseline = curves.get(f"{args.preset}/none")
-    lines = [
-        "| transfer.mode | steps | final FID | minutes to reach `none`'s final FID | speed-up |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for label, curve in curves.items():
-        reach, speedup = "-", "-"
-        if baseline:
-            target = baseline[-1]["fid"]
-            minutes = minutes_to_reach(curve, target)
-            if minutes is not None:
-                reach = f"{minutes:.2f}"
-                speedup = f"{baseline[-1]['minutes'] / minutes:.1f}x"
-            else:
-                reach = "not reached"
-        last = curve[-1]
-        lines.append(
-            f"| `{label.split('/')[-1]}` | {last['step']} | {last['fid']:.2f} | {reach} "
-            f"| {speedup} |"
-        )
     teacher_line = (
-        f"Teacher `{teacher.key}`: test accuracy {100 * teacher.test_accuracy:.2f}%, trained once "
-        f"in {teacher.train_seconds:.0f} s on this machine (cached afterwards; not included in "
-        "the curves' minutes)."
+        f"Teacher `{teacher.key}` (classes {', '.join(TEACHER_CLASSES)}): test accuracy "
+        f"{100 * teacher.test_accuracy:.2f}%, trained once in {teacher.train_seconds:.0f} s on "
+        f"this machine (cached afterwards; loaded now in {time.perf_counter() - start:.1f} s; "
+        "not included in the curves' minutes)."
     )
+    print(teacher_line, flush=True)
+
+    csv_path = args.out / "transfer-few.csv"
+    rows = read_rows(csv_path)
+    for mode in [] if args.summary_only else args.modes:
+        for seed in args.seeds:
+            same = (args.images, mode, seed)
+            rows = [r for r in rows if (r["images"], r["mode"], r["seed"]) != same]
+            rows += run_mode(args, mode, seed)
+            with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.DictWriter(handle, fieldnames=FIELDS)
+                writer.writeheader()
+                writer.writerows(rows)
+            print("\n".join(summarise(rows, args.images, args.minutes)), flush=True)
+
+    lines = summarise(rows, args.images, args.minutes)
     print("\n".join(lines) + "\n" + teacher_line)
-    png = Path("docs/images" if args.write_docs else args.out) / "transfer-fid-vs-time.png"
-    png.parent.mkdir(parents=True, exist_ok=True)
-    plot(rows, floor["fid"], png)
     if args.write_docs:
         body = "\n".join(
             [
                 f"Machine: {machine}.",
                 "",
-                f"Command: `python benchmarks/transfer.py --preset {args.preset} --minutes "
-                f"{args.minutes:g} --points {args.points} --write-docs` (modes may be run in "
-                "separate invocations; `--baseline` reuses the `none` curve of "
-                "benchmarks/quality.py). Evaluator FID of "
-                f"{args.num_samples} EMA samples against the test split; the evaluator "
-                f"`{evaluator.key}` shares no weights with the teacher.",
-                "",
-                "![FID against wall time per transfer mode](images/transfer-fid-vs-time.png)",
+                f"Command: `python benchmarks/transfer.py --preset {args.preset} --images "
+                f"{args.images} --minutes {args.minutes:g} --modes MODE... --seeds S...`; "
+                f"generator data: {args.images} images of {', '.join(GENERATOR_CLASSES)}; "
+                f"evaluator FID of {args.num_samples} EMA samples against the test images of "
+                "those classes (evaluator trained on all ten classes; it shares nothing with the "
+                "teacher). Cells: mean (min–max) over seeds.",
                 "",
                 *lines,
                 "",
                 teacher_line,
             ]
         )
-        write_section("docs/benchmarks.md", "Knowledge transfer", body)
+        write_section("docs/benchmarks.md", f"Knowledge transfer with {args.images} images", body)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from knowgen.sections import (  # noqa: F401 - re-exported: the section mechanic
     section_from_dict,
 )
 from knowgen.train.config import TrainConfig
-from knowgen.transfer import TransferConfig
+from knowgen.transfer.config import TransferConfig
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +77,17 @@ REFUSED_COMBINATIONS = [
         "transfer.mode='init' needs model.width equal to transfer.teacher_width",
     ),
     (
-        lambda c: c.transfer.mode == "projected" and c.knowledge.condition in ("text", "fusion"),
-        "transfer.mode='projected' conditions D on classes only; use knowledge.condition 'none' or "
-        "'class' with it",
+        lambda c: (
+            c.transfer.mode in ("projected", "vision-aided")
+            and c.knowledge.condition in ("text", "fusion")
+        ),
+        "transfer.mode='projected' and 'vision-aided' condition their teacher-based D on classes "
+        "only; use knowledge.condition 'none' or 'class' with them",
+    ),
+    (
+        lambda c: c.transfer.teacher_classes is not None and c.transfer.mode == "none",
+        "transfer.teacher_classes trains a teacher, which transfer.mode='none' never uses; set a "
+        "transfer.mode",
     ),
 ]
 

@@ -184,3 +184,64 @@ def test_transfer_config_errors():
         TransferConfig(teacher_arch="resnet")
     with pytest.raises(ValueError, match="transfer.mode must be one of"):
         resolve_config("dcgan", ['transfer.mode="magic"'])
+
+
+def test_vision_aided_adds_a_second_d_beside_the_normal_one(teacher):
+    cfg, dataset, state = state_for("vision-aided", teacher, "transfer.aided_weight=0.5")
+    aided = state.aided
+    assert isinstance(aided, ProjectedDiscriminator)
+    assert not isinstance(state.discriminator, ProjectedDiscriminator)  # the normal D stays
+    assert state.discriminator.aided is aided  # D's optimizer and checkpoint carry it
+    optimised = {id(p) for group in state.opt_d.param_groups for p in group["params"]}
+    assert all(id(p) in optimised for p in aided.heads.parameters())
+    frozen = {k: v.clone() for k, v in aided.teacher.state_dict().items()}
+    heads = [p.clone() for p in aided.heads.parameters()]
+    logs = train_step(state, to_float(dataset.images[:16]), cfg)
+    assert {"d_aided", "g_aided"} <= set(logs) and float(logs["d_aided"]) > 0
+    assert any(not torch.equal(a, p) for a, p in zip(heads, aided.heads.parameters(), strict=True))
+    for key, value in aided.teacher.state_dict().items():
+        assert torch.equal(value, frozen[key]), f"teacher {key} changed"
+    off = state_for("vision-aided", teacher, "transfer.aided_weight=0")
+    assert "d_aided" not in train_step(off[2], to_float(off[1].images[:16]), off[0])
+
+
+def test_teacher_of_other_classes_is_trained_on_them_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("KNOWGEN_CACHE", str(tmp_path))
+    data = DataConfig(name="digits", classes=(0, 1, 2))
+    other = TransferConfig(teacher_width=8, teacher_classes=("7", 8, 9))
+    taught = load_or_train_teacher(data, other)
+    assert taught.net.classifier.out_features == 3  # it learned 7, 8 and 9, not the data's
+    assert taught.test_accuracy > 0.8
+    assert taught.key != load_or_train_teacher(data, SMALL_TEACHER).key
+    with pytest.raises(ValueError, match="share 2"):
+        load_or_train_teacher(data, TransferConfig(teacher_width=8, teacher_classes=(2, 3)))
+    with pytest.raises(ValueError, match="exclude each other"):
+        TransferConfig(teacher=__file__, teacher_classes=(1,))
+    with pytest.raises(ValueError, match="which transfer.mode='none' never uses"):
+        resolve_config("dcgan", ["transfer.teacher_classes=[1]"])
+
+
+def test_few_image_vision_aided_run_logs_the_overfitting_signal(tmp_path, monkeypatch):
+    """The README's command, small: a class subset, a limit, a teacher of other classes."""
+    import json
+
+    monkeypatch.setenv("KNOWGEN_CACHE", str(tmp_path / "cache"))
+    settings = TINY + [
+        "data.classes=[0, 1, 2]",
+        "data.limit=96",
+        'transfer.mode="vision-aided"',
+        "transfer.teacher_width=8",
+        "transfer.teacher_classes=[7, 8, 9]",
+        'train.diffaugment="translation"',
+        "train.steps=20",
+    ]
+    state = train(resolve_config("dcgan", settings), tmp_path / "run")
+    assert state.step == 20
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    logged = [r for r in records if "d_overfit_gap" in r]
+    assert logged and all(
+        r["d_overfit_gap"] == pytest.approx(r["d_real_train"] - r["d_real_heldout"], abs=1e-5)
+        for r in logged
+    )
+    saved = (tmp_path / "run" / "config.toml").read_text()
+    assert "limit = 96" in saved and "classes = [0, 1, 2]" in saved

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from knowgen.cache import cache_dir
 from knowgen.data.dataset import Dataset
 from knowgen.data.idx import read_idx
+from knowgen.data.subsets import limit_images, select_classes
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,9 @@ class DataConfig:
     split: Literal["train", "test"] = "train"
     image_size: int | None = None  # square side in pixels; None = native (folder: 64)
     channels: int | None = None  # 1 (grey) or 3 (RGB); None = native (folder: 3)
+    classes: tuple[str | int, ...] | None = None  # only these classes (names or indices)
+    limit: int | None = None  # train on this many images (seeded, class-balanced); None = all
+    limit_seed: int = 0  # which images `limit` keeps (the same for every training seed)
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
@@ -59,6 +63,15 @@ class DataConfig:
             raise ValueError(f"data.image_size must be in [4, 1024], got {self.image_size}")
         if self.channels not in (None, 1, 3):
             raise ValueError(f"data.channels must be 1 or 3, got {self.channels}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"data.limit must be >= 1, got {self.limit}")
+        if self.classes is not None and not self.classes:
+            raise ValueError("data.classes is empty; leave it unset to keep every class")
+
+    @property
+    def whole(self) -> DataConfig:
+        """The same dataset with every class and image: what the evaluator learns from."""
+        return replace(self, classes=None, limit=None)
 
 
 def find_fashion_mnist(explicit: str | None = None) -> Path:
@@ -193,16 +206,49 @@ DATASETS: dict[str, Callable[[DataConfig], Dataset]] = {
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:
-    """Load the dataset named in `cfg`, then bring it to the configured size and channels."""
+    """Load the dataset named in `cfg`, keep its configured classes (and, for the training
+    split, its `limit` images), then bring it to the configured size and channels."""
+    dataset = _load_subset(cfg)[0]
+    dataset.images = _convert(dataset.images, cfg)
+    log.info("loaded %s: %d images of shape %s", dataset.name, len(dataset), dataset.image_shape)
+    return dataset
+
+
+def load_held_out(cfg: DataConfig, num: int) -> Dataset | None:
+    """Up to `num` real images of the configured classes that training never sees (at the
+    configured size, with their labels): the training images `data.limit` left out, else the
+    test split; None for a folder trained whole (it has no test split). D's output on them beside
+    its output on training images is the overfitting signal."""
+    if cfg.limit is not None:
+        held_out = _load_subset(cfg)[1]
+    elif cfg.name != "folder":
+        held_out = _load_subset(replace(cfg, split="test"))[0]
+    else:
+        return None
+    if held_out is None or not len(held_out):
+        return None
+    order = torch.randperm(len(held_out), generator=torch.Generator().manual_seed(0))[:num]
+    held_out = held_out.subset(order.sort().values)
+    held_out.images = _convert(held_out.images, cfg)
+    return held_out
+
+
+def _load_subset(cfg: DataConfig) -> tuple[Dataset, Dataset | None]:
+    """The configured subset of the dataset (native size), and what `limit` left out."""
     dataset = DATASETS[cfg.name](cfg)
-    images = dataset.images
+    if cfg.classes is not None:
+        dataset = select_classes(dataset, cfg.classes)
+    if cfg.limit is None or cfg.split != "train":
+        return dataset, None
+    return limit_images(dataset, cfg.limit, cfg.limit_seed)
+
+
+def _convert(images: torch.Tensor, cfg: DataConfig) -> torch.Tensor:
     if cfg.channels is not None and images.shape[1] != cfg.channels:
         images = convert_channels(images, cfg.channels)
     if cfg.image_size is not None and images.shape[-1] != cfg.image_size:
         images = resize_uint8(images, cfg.image_size)
-    dataset.images = images.contiguous()
-    log.info("loaded %s: %d images of shape %s", dataset.name, len(dataset), dataset.image_shape)
-    return dataset
+    return images.contiguous()
 
 
 def convert_channels(images: torch.Tensor, channels: int) -> torch.Tensor:

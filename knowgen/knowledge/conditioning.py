@@ -108,6 +108,9 @@ class TrainingConditions(Protocol):
     def for_fake(self, batch: int) -> Conditions | None: ...
     def mismatched(self, index: torch.Tensor) -> Conditions | None: ...
     def fixed(self, num: int) -> Conditions | None: ...
+    def for_labels(self, labels: torch.Tensor) -> Conditions | None:
+        """The conditions of real images known only by their labels (held-out images); raises
+        NotImplementedError where a label does not determine them (a caption, a hue)."""
 
 
 @dataclass
@@ -127,6 +130,9 @@ class NoConditions:
         return None
 
     def fixed(self, num: int) -> None:
+        return None
+
+    def for_labels(self, labels: torch.Tensor) -> None:
         return None
 
 
@@ -155,6 +161,9 @@ class ClassConditions:
     def fixed(self, num: int) -> Conditions:
         """Classes 0..K-1 repeated: with K images per grid row, each column is one class."""
         return Conditions({"class": balanced_classes(num, self.num_classes).to(self.labels.device)})
+
+    def for_labels(self, labels: torch.Tensor) -> Conditions:
+        return Conditions({"class": labels.to(self.labels.device)})
 
 
 @dataclass
@@ -189,6 +198,9 @@ class CaptionConditions:
         ids = torch.tensor(first * (num // len(first) + 1))[:num]
         return text.conditions(ids.to(text.device))
 
+    def for_labels(self, labels: torch.Tensor) -> Conditions:
+        raise NotImplementedError("a text run's real images are known by their captions")
+
 
 @dataclass
 class FusedRun:
@@ -210,6 +222,9 @@ class FusedRun:
     def fixed(self, num: int) -> Conditions:
         """The first images' knowledge, every kind given."""
         return self.fused.of_images(torch.arange(num) % self.fused.size)
+
+    def for_labels(self, labels: torch.Tensor) -> Conditions:
+        raise NotImplementedError("a fusion run's real images carry more than their labels")
 
 
 def _none(cfg, dataset, device, num_classes):

@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from knowgen.cache import cache_dir
 from knowgen.data import BatchSampler, DataConfig, Dataset, load_dataset
+from knowgen.data.subsets import resolve_classes
 from knowgen.files import atomic_write, atomic_write_text
 from knowgen.images import to_float
 
@@ -132,6 +133,19 @@ class Evaluator:
     test_accuracy: float
     class_names: list[str]
     image_shape: tuple[int, int, int]
+    columns: list[int] | None = None  # a class subset's logits (None: every class)
+
+    def restricted(self, classes: tuple[str | int, ...] | None) -> Evaluator:
+        """The same network judging among `classes` only (`data.classes`): its logits are those
+        classes' columns, in that order, so labels of the subset (0..k-1) index them. Features,
+        hence FID, are unchanged; accuracy is among the run's classes."""
+        if classes is None:
+            return self
+        columns = resolve_classes(self.class_names, classes)
+        digest = hashlib.sha256(json.dumps(columns).encode()).hexdigest()[:8]
+        names = [self.class_names[i] for i in columns]
+        key = f"{self.key}-classes-{digest}"
+        return replace(self, key=key, class_names=names, columns=columns)
 
 
 def evaluator_key(data_cfg: DataConfig, image_shape, recipe: EvaluatorRecipe) -> str:
@@ -147,13 +161,15 @@ def _path_hash(path: str | None) -> str:
 def load_or_train_evaluator(
     data_cfg: DataConfig, recipe: EvaluatorRecipe | None = None
 ) -> Evaluator:
-    """The cached evaluator for `data_cfg`'s dataset and image shape, trained on first need.
+    """The cached evaluator for `data_cfg`'s dataset and image shape, trained on first need on
+    every class and image (it judges; a run's `data.classes` only restricts its logits).
 
     Training it leaves the caller's global RNG untouched (a training run that evaluates keeps its
     trajectory).
     """
     with torch.random.fork_rng():
-        return _load_or_train(data_cfg, recipe or recipe_for(data_cfg.name))
+        evaluator = _load_or_train(data_cfg.whole, recipe or recipe_for(data_cfg.name))
+    return evaluator.restricted(data_cfg.classes)
 
 
 def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
@@ -190,6 +206,7 @@ def load_or_train_factor_classifiers(data_cfg: DataConfig) -> dict[str, Evaluato
         return {}
     from knowgen.data.shapes import FACTOR_BINS, factor_labels
 
+    data_cfg = data_cfg.whole  # factors are judged on every image, as the evaluator
     with torch.random.fork_rng():
         recipe = recipe_for(data_cfg.name)
         train_set = load_dataset(replace(data_cfg, split="train"))

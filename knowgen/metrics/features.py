@@ -45,13 +45,17 @@ def extract_features(
         f, lg = evaluator.net.forward_features(to_float(images[start : start + batch_size]))
         features.append(f.double())
         logits.append(lg.double())
-    return FeatureSet(torch.cat(features), torch.cat(logits))
+    all_logits = torch.cat(logits)
+    if evaluator.columns is not None:
+        all_logits = all_logits[:, evaluator.columns]
+    return FeatureSet(torch.cat(features), all_logits)
 
 
 def reference_features(
     evaluator: Evaluator, data_cfg: DataConfig, split: str, num: int | None = None
 ) -> FeatureSet:
-    """Features of the first `num` images of a real split (all when None), cached on disk."""
+    """Features of the first `num` images of a real split (all when None; of the configured
+    classes, never limited to `data.limit`), cached on disk."""
     tag = f"{evaluator.key}-{split}-{num or 'all'}"
     path = cache_dir("references") / f"{tag}.safetensors"
     if path.is_file():
@@ -60,7 +64,7 @@ def reference_features(
             return FeatureSet(saved["features"], saved["logits"], saved.get("labels"))
         except Exception as err:
             log.warning("recomputing reference features: %s unreadable (%s)", path, err)
-    dataset: Dataset = load_dataset(replace(data_cfg, split=split))
+    dataset: Dataset = load_dataset(replace(data_cfg, split=split, limit=None))
     images = dataset.images[:num] if num else dataset.images
     feats = extract_features(evaluator, images)
     if dataset.labels is not None:

@@ -35,6 +35,7 @@ from knowgen.train.checkpoint import (
 from knowgen.train.distributed import World, init_world, leave_world
 from knowgen.train.evaluation import PeriodicEvaluation
 from knowgen.train.metrics_log import MetricsLog, SilentLog
+from knowgen.train.overfitting import OverfittingProbe
 from knowgen.train.state import TrainState, apply_optimizer_settings, init_state, resolve_device
 from knowgen.train.steps import d_step, g_step, generate_fake
 from knowgen.transfer import load_or_train_teacher
@@ -212,10 +213,11 @@ def train_step(
     policy = parse_policy(cfg.train.diffaugment)
     with state.autocast():
         fake = generate_fake(state, len(real) * state.world.size, with_grad=update_g)
-        logs = d_step(state, real, real_cond, fake, cfg.loss, policy, mismatched)
+        aided = cfg.transfer.aided_weight
+        logs = d_step(state, real, real_cond, fake, cfg.loss, policy, mismatched, aided)
         if update_g:
             fm = cfg.transfer.fm_weight
-            logs |= g_step(state, fake, cfg.loss, policy, real=real, fm_weight=fm)
+            logs |= g_step(state, fake, cfg.loss, policy, real, fm, aided)
     state.ema.update(state.generator, state.step)
     state.step += 1
     check_finite(logs, state.step)
@@ -310,6 +312,7 @@ class Run:
     meta: dict
     fixed: dict  # the knowledge of the sample grids, by kind
     evaluation: PeriodicEvaluation | None
+    probe: OverfittingProbe | None  # D on training vs held-out reals, at every log record
 
     @functools.cached_property
     def sampler_api(self) -> Generator:
@@ -378,6 +381,7 @@ def build_run(
         meta=meta,
         fixed={kind: value for kind, value in fixed.items() if kind in kinds},
         evaluation=PeriodicEvaluation(cfg, run_dir, state.elapsed_s) if evaluates else None,
+        probe=OverfittingProbe.for_run(cfg.data, dataset, conditioning, device),
     )
 
 
@@ -420,7 +424,10 @@ def _train(
                 window.add(train_step(state, real, cfg, real_cond, mismatched))
                 progress.update(1)
                 if state.step % train_cfg.log_every == 0:
-                    record = world.average_scalars(window.flush()) | {"elapsed_s": state.elapsed_s}
+                    record = window.flush()
+                    if run.probe is not None:
+                        record |= run.probe(state.discriminator, run.images)
+                    record = world.average_scalars(record) | {"elapsed_s": state.elapsed_s}
                     metrics.scalars(state.step, record)
                     progress.set_postfix(d=f"{record.get('d_adv', 0):.3f}",
                                          g=f"{record.get('g_adv', 0):.3f}",

@@ -37,6 +37,9 @@ class TrainState:
     step: int = 0
     elapsed_s: float = 0.0  # training wall time so far, over all resumes
     teacher: nn.Module | None = None  # frozen teacher for transfer.mode="feature-matching"
+    # transfer.mode="vision-aided": the teacher-based second D (a submodule of `discriminator`,
+    # so D's optimizer, checkpoint and gradient averaging carry it)
+    aided: ProjectedDiscriminator | None = None
     conditioning: TrainingConditions = field(default_factory=NoConditions)  # what is drawn
     codes: LatentCodes = field(default_factory=LatentCodes)  # InfoGAN codes (empty: none)
     world: World = field(default_factory=World)  # this process among data-parallel ranks
@@ -110,6 +113,16 @@ def init_state(
             init_from_teacher(discriminator, teacher.net)
     if model_cfg.codes:
         discriminator.q_head = QHead(judged_features(discriminator, image_shape), model_cfg.codes)
+    aided = None
+    if mode == "vision-aided":
+        aided = ProjectedDiscriminator(
+            teacher.net,
+            transfer.projection_channels,
+            k,
+            cross_scale=transfer.cross_scale,
+            logit_head=transfer.logit_head,
+        )
+        discriminator.add_module("aided", aided)
     discriminator = discriminator.to(device)
     if train_cfg.sync_batchnorm:
         if device.type != "cuda":
@@ -131,6 +144,7 @@ def init_state(
         conditioning=conditioning or NoConditions(),
         codes=model_cfg.codes,
         teacher=teacher.net.to(device) if mode == "feature-matching" else None,
+        aided=aided,
         world=world or World(),
         precision=train_cfg.precision,
         scaler_d=torch.amp.GradScaler(device.type, enabled=fp16),

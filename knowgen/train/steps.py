@@ -28,6 +28,10 @@ from knowgen.models.layers import Judgement
 from knowgen.train.state import TrainState
 from knowgen.transfer import feature_matching_loss
 
+# The vision-aided D is judged by the non-saturating loss whatever D's `loss.kind`: it has no
+# gradient penalty of its own, which a Wasserstein critic would need.
+AIDED_D_LOSS, AIDED_G_LOSS = D_LOSSES["non-saturating"], G_LOSSES["non-saturating"]
+
 
 class FakeBatch(NamedTuple):
     """A generated batch, the conditions it was made for and, for InfoGAN, its latent codes."""
@@ -90,10 +94,12 @@ def d_step(
     cfg: LossConfig,
     policy: tuple[str, ...] = (),
     mismatched: Conditions | None = None,
+    aided_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """Update D on real (B, C, H, W) and generated images, both in [-1, 1]. With `mismatched`
     conditions (another caption for each real image), D also learns to reject the real image
-    under them: matching-aware, so D checks the image-text agreement, not only realism."""
+    under them: matching-aware, so D checks the image-text agreement, not only realism. A
+    vision-aided second D (`state.aided`) learns from the same augmented batches."""
     discriminator = state.discriminator
     real_in = diff_augment(real, policy)
     fake_in = diff_augment(fake.images.detach(), policy)
@@ -111,6 +117,9 @@ def d_step(
     if cfg.kind == "wgan-gp":
         critic = lambda x: discriminator(x, real_cond)  # noqa: E731 - the interpolates keep real's
         terms["d_gp"] = cfg.gp_weight * gradient_penalty(critic, real_in, fake_in)
+    if state.aided is not None and aided_weight:
+        aided_real, aided_fake = state.aided(real_in, real_cond), state.aided(fake_in, fake.cond)
+        terms["d_aided"] = aided_weight * AIDED_D_LOSS(aided_real, aided_fake, 0.0)
     if real_aux is not None:  # ACGAN: D learns the classes of real images only
         terms["d_aux"] = cfg.aux_weight * F.cross_entropy(real_aux, real_cond["class"])
     if cfg.r1_weight and state.step % cfg.r1_every == 0:
@@ -129,16 +138,21 @@ def g_step(
     policy: tuple[str, ...] = (),
     real: torch.Tensor | None = None,
     fm_weight: float = 0.0,
+    aided_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """Update G through `fake` (made with grad) to fool D. D's trainable weights are frozen for
-    the pass, which skips computing their gradients. With a feature-matching teacher, G also
-    matches the teacher's feature statistics of `real`."""
+    """Update G through `fake` (made with grad) to fool D (and the vision-aided second D, when
+    there is one). D's trainable weights are frozen for the pass, which skips computing their
+    gradients. With a feature-matching teacher, G also matches the teacher's feature statistics
+    of `real`."""
     trainable = [p for p in state.discriminator.parameters() if p.requires_grad]
     for parameter in trainable:
         parameter.requires_grad_(False)
     try:
-        judged = state.discriminator.judge(diff_augment(fake.images, policy), fake.cond)
+        fake_in = diff_augment(fake.images, policy)
+        judged = state.discriminator.judge(fake_in, fake.cond)
         terms = {"g_adv": G_LOSSES[cfg.kind](judged.logits)}
+        if state.aided is not None and aided_weight:
+            terms["g_aided"] = aided_weight * AIDED_G_LOSS(state.aided(fake_in, fake.cond))
         if judged.aux is not None:  # ACGAN: G makes images D classifies as the class asked for
             terms["g_aux"] = cfg.aux_weight * F.cross_entropy(judged.aux, fake.cond["class"])
         terms |= {f"g_{k}": v for k, v in information_term(state, judged, fake.codes, cfg).items()}
