@@ -106,11 +106,11 @@ def read_rows(path: Path) -> list[dict]:
     return rows
 
 
-def fid_at(curve: list[dict], minutes: float) -> float | None:
-    """The FID of the last evaluation at or before `minutes` (+10%: an evaluation falls due at
+def value_at(curve: list[dict], minutes: float, key: str = "fid") -> float | None:
+    """`key` of the last evaluation at or before `minutes` (+10%: an evaluation falls due at
     the first step boundary after its minute, later when the machine is busy)."""
     before = [r for r in curve if r["minutes"] <= minutes * 1.1]
-    return before[-1]["fid"] if before else None
+    return before[-1][key] if before else None
 
 
 def minutes_to_reach(curve: list[dict], target: float) -> float | None:
@@ -124,6 +124,37 @@ def minutes_to_reach(curve: list[dict], target: float) -> float | None:
             return m0 + (m1 - m0) * (f0 - target) / (f0 - f1)
         previous = row
     return None
+
+
+def fid_at_step(curve: list[dict], step: int) -> float | None:
+    """A curve's FID at `step`, interpolated between the evaluations around it."""
+    for before, after in zip(curve, curve[1:], strict=False):
+        if before["step"] <= step <= after["step"]:
+            share = (step - before["step"]) / (after["step"] - before["step"])
+            return before["fid"] + share * (after["fid"] - before["fid"])
+    return None
+
+
+def equal_steps(rows: list[dict], images: int) -> list[str]:
+    """Per mode and seed: its final FID against the baseline's (same seed) at the same step, so
+    that the cost of a step and what a step achieves can be told apart."""
+    rows = [r for r in rows if r["images"] == images]
+    lines = []
+    for mode in [m for m in MODES if m != BASELINE]:
+        for seed in sorted({r["seed"] for r in rows if r["mode"] == mode}):
+            mine = [r for r in rows if (r["mode"], r["seed"]) == (mode, seed)]
+            base = [r for r in rows if (r["mode"], r["seed"]) == (BASELINE, seed)]
+            if not mine or not base:
+                continue
+            step, fid = mine[-1]["step"], mine[-1]["fid"]
+            reference = fid_at_step(base, step)
+            if reference is not None:
+                lines.append(
+                    f"- `{mode}` seed {seed}: FID {fid:.1f} at step {step:,}; `{BASELINE}` at the "
+                    f"same step {reference:.1f} (ratio {fid / reference:.2f}); steps in "
+                    f"{mine[-1]['minutes']:.0f} min: {step:,} vs {base[-1]['step']:,}"
+                )
+    return lines
 
 
 def spread(values: list[float]) -> str:
@@ -144,7 +175,7 @@ def summarise(rows: list[dict], images: int, minutes: float) -> list[str]:
         curves.setdefault(row["mode"], {}).setdefault(row["seed"], []).append(row)
     points = [m for m in REPORT_MINUTES if m <= minutes]
     baseline = curves.get(BASELINE, {})
-    finals = [fid_at(c, minutes) for c in baseline.values()]
+    finals = [value_at(c, minutes) for c in baseline.values()]
     target = statistics.mean(f for f in finals if f is not None) if baseline else None
     header = " | ".join(f"FID @ {m} min" for m in points)
     lines = [
@@ -156,7 +187,7 @@ def summarise(rows: list[dict], images: int, minutes: float) -> list[str]:
         by_seed = curves[mode]
         cells = []
         for point in points:
-            values = [fid_at(c, point) for c in by_seed.values()]
+            values = [value_at(c, point) for c in by_seed.values()]
             cells.append(spread([v for v in values if v is not None]))
         gaps = [
             c[-1]["d_overfit_gap"] for c in by_seed.values() if c[-1]["d_overfit_gap"] is not None
@@ -172,6 +203,47 @@ def summarise(rows: list[dict], images: int, minutes: float) -> list[str]:
             f"| `{mode}` | {len(by_seed)} | " + " | ".join(cells) + f" | {spread(gaps)} | {reach} |"
         )
     return lines
+
+
+def plot(rows: list[dict], images: int, path: Path) -> None:
+    """FID against training minutes per mode: the mean over seeds at each evaluation minute,
+    with the band from the best to the worst seed; and D's overfitting gap beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in rows if r["images"] == images]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
+    for mode in [m for m in MODES if any(r["mode"] == m for r in rows)]:
+        curves = {}
+        for row in rows:
+            if row["mode"] == mode:
+                curves.setdefault(row["seed"], []).append(row)
+        minutes = sorted({round(r["minutes"]) for r in rows if r["mode"] == mode})
+        for axis, key in ((left, "fid"), (right, "d_overfit_gap")):
+            means, lows, highs, xs = [], [], [], []
+            for minute in minutes:
+                values = [value_at(curve, minute, key) for curve in curves.values()]
+                values = [v for v in values if v is not None]
+                if values:
+                    xs.append(minute)
+                    means.append(statistics.mean(values))
+                    lows.append(min(values))
+                    highs.append(max(values))
+            (line,) = axis.plot(xs, means, marker="o", label=f"{mode} ({len(curves)} seeds)")
+            axis.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.2)
+    left.set_ylabel("FID (evaluator features, lower is better)")
+    left.set_yscale("log")
+    right.set_ylabel("D logit: training reals - held-out reals")
+    right.axhline(0, color="grey", linewidth=0.8)
+    for axis in (left, right):
+        axis.set_xlabel("training wall time (minutes, 2 CPU cores)")
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.suptitle(f"{images} images of five classes; teacher learned the other five")
+    fig.tight_layout()
+    fig.savefig(path)
 
 
 def main() -> None:
@@ -216,7 +288,11 @@ def main() -> None:
             print("\n".join(summarise(rows, args.images, args.minutes)), flush=True)
 
     lines = summarise(rows, args.images, args.minutes)
-    print("\n".join(lines) + "\n" + teacher_line)
+    steps = equal_steps(rows, args.images)
+    print("\n".join(lines + ["", "At equal steps:", *steps]) + "\n" + teacher_line)
+    png = Path("docs/images" if args.write_docs else args.out) / f"transfer-{args.images}.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    plot(rows, args.images, png)
     if args.write_docs:
         body = "\n".join(
             [
@@ -229,7 +305,14 @@ def main() -> None:
                 "those classes (evaluator trained on all ten classes; it shares nothing with the "
                 "teacher). Cells: mean (min–max) over seeds.",
                 "",
+                f"![FID and D's overfitting gap against wall time](images/{png.name})",
+                "",
                 *lines,
+                "",
+                "At equal steps (each mode's last evaluation against the baseline of the same "
+                "seed, interpolated at that step):",
+                "",
+                *steps,
                 "",
                 teacher_line,
             ]

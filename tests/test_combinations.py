@@ -24,7 +24,7 @@ from knowgen.metrics.evaluator import EvaluatorRecipe
 MODELS = ("linear", "seed", "dcgan", "sagan")
 CONDITIONS = ("none", "class", "text", "fusion")
 CODES = (False, True)
-TRANSFERS = ("none", "projected", "init", "feature-matching")
+TRANSFERS = ("none", "projected", "init", "feature-matching", "vision-aided")
 COMBINATIONS = list(itertools.product(MODELS, CONDITIONS, CODES, TRANSFERS))
 TOY = "toy-shapes"
 

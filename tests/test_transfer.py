@@ -140,7 +140,7 @@ def test_feature_matching_adds_a_generator_term(teacher):
     assert "g_fm" in logs and float(logs["g_fm"]) > 0
 
 
-@pytest.mark.parametrize("mode", ["projected", "feature-matching"])
+@pytest.mark.parametrize("mode", ["projected", "feature-matching", "vision-aided"])
 def test_short_run_with_transfer_resumes_exactly(mode, tmp_path, monkeypatch):
     settings = TINY + [f'transfer.mode="{mode}"', "transfer.teacher_width=8"]
     straight = train(resolve_config("dcgan", settings + ["train.steps=30"]), tmp_path / "a")

@@ -10,6 +10,7 @@ import typer
 
 from knowgen.cli import (
     evaluate,
+    evaluator,
     export,
     ground,
     info,
@@ -34,6 +35,7 @@ for module in (
     presets,
 ):  # fmt: skip
     app.command(name=module.NAME)(module.command)
+app.add_typer(evaluator.app, name=evaluator.NAME)
 
 
 class _StderrHandler(logging.Handler):

@@ -73,6 +73,16 @@ def command(
         help="Fusion generators: how strongly the given knowledge is followed (1 = as trained; "
         "above 1 pushes past it, like classifier-free guidance); repeat for one row each.",
     ),
+    outdir: Path = typer.Option(
+        None,
+        help="Write one PNG per image into this folder (000000.png, ...; with --seeds, "
+        "seed000042.png, ...) instead of a grid: input for clean-fid or your own tools.",
+    ),
+    seeds: str = typer.Option(
+        None,
+        help='One image per seed, e.g. "0-99" or "3,7,10-12" (replaces --n and --seed): the '
+        "image of seed s is always the same, however many seeds are asked. Needs --outdir.",
+    ),
 ) -> None:
     """Generate images from a trained generator (EMA weights) without unpickling anything.
 
@@ -82,9 +92,16 @@ def command(
     """
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
+    if seeds is not None and outdir is None:
+        raise ValueError("--seeds writes one file per seed: give --outdir DIR")
+    seed_list = parse_seeds(seeds) if seeds is not None else None
     generator = load(source)
     texts = list(text) + (read_prompts(prompts) if prompts is not None else [])
     options = knowledge_options(class_, color, structure, texts, attribute)
+    if outdir is not None:
+        images = write_pngs(generator, options, guidance, n, seed, seed_list, outdir)
+        write_npy(npy, images)
+        return
     if "class" in generator.kinds and by_class and not class_:
         options["class_"] = [(name, name) for name in generator.class_names]
         n = by_class
@@ -101,6 +118,49 @@ def command(
             samples.save_grid(out, nrow=nrow, scale=scale)
         typer.echo(f"wrote {n} samples to {out}")
     write_npy(npy, images)
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """ "0-99" or "3,7,10-12" -> the seeds, in order; a malformed or empty spec is an error."""
+    out: list[int] = []
+    for part in spec.split(","):
+        first, dash, last = part.strip().partition("-")
+        try:
+            low, high = int(first), int(last if dash else first)
+        except ValueError:
+            raise ValueError(f"--seeds {spec!r}: give seeds like 0-99 or 3,7,10-12") from None
+        if low < 0 or high < low or high >= 2**63:
+            raise ValueError(f"--seeds {spec!r}: {part.strip()!r} is not a range of seeds >= 0")
+        out.extend(range(low, high + 1))
+    if len(out) > 1_000_000:
+        raise ValueError(f"--seeds {spec!r} asks {len(out):,} images; at most 1,000,000")
+    return out
+
+
+def write_pngs(generator, options: dict[str, list], guidance: list[float], n: int, seed: int,
+               seeds: list[int] | None, outdir: Path):  # fmt: skip
+    """One PNG per image in `outdir`: `n` images of `seed`, or one image per seed of `seeds`
+    (named by it), of at most one value per knowledge option; returns the images."""
+    import torch
+
+    many = [keyword for keyword, values in options.items() if len(values) > 1]
+    if many or len(guidance) > 1:
+        raise ValueError("--outdir writes one set of images: give each knowledge option once")
+    given = {keyword: values[0][1] for keyword, values in options.items()}
+    strength = guidance[0] if guidance else None
+    if seeds is None:
+        samples = generator.sample(n, seed, guidance=strength, **given)
+        samples.save_pngs(outdir)
+        typer.echo(f"wrote {n} PNGs to {outdir}")
+        return samples.images
+    outdir.mkdir(parents=True, exist_ok=True)
+    images = []
+    for one in seeds:
+        sample = generator.sample(1, one, guidance=strength, **given)
+        sample.pil()[0].save(outdir / f"seed{one:06d}.png")
+        images.append(sample.images)
+    typer.echo(f"wrote {len(seeds)} PNGs (seeds {seeds[0]}..{seeds[-1]}) to {outdir}")
+    return torch.cat(images)
 
 
 def knowledge_options(classes, colors, structures, texts, attributes) -> dict[str, list]:

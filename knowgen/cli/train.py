@@ -46,7 +46,9 @@ def command(
     preset: str = typer.Option(
         None, help=f"Preset name or .toml file (default: {DEFAULT_PRESET})."
     ),
-    data: str = typer.Option(None, help="Dataset name (fashion-mnist, digits) or image folder."),
+    data: str = typer.Option(
+        None, help=f"Dataset name ({', '.join(sorted(DATASETS))}) or an image folder."
+    ),
     set_: list[str] = typer.Option([], "--set", help="Override a config key: section.key=value."),
     out: Path = typer.Option(None, help="Run directory (default: runs/<preset>)."),
     steps: int = typer.Option(None, min=1, help="Stop after this many D updates."),

@@ -6,6 +6,8 @@ far cheaper on a 2-core machine than a per-item `DataLoader` with worker process
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -67,6 +69,22 @@ class DataConfig:
             raise ValueError(f"data.limit must be >= 1, got {self.limit}")
         if self.classes is not None and not self.classes:
             raise ValueError("data.classes is empty; leave it unset to keep every class")
+
+    @property
+    def source_key(self) -> str:
+        """What names the images in cache keys: the dataset, or a folder by its path's hash."""
+        if self.name != "folder":
+            return self.name
+        resolved = str(Path(self.path or "").expanduser().resolve())
+        return f"folder-{hashlib.sha256(resolved.encode()).hexdigest()[:8]}"
+
+    @property
+    def subset_tag(self) -> str:
+        """A cache-key suffix naming `classes` and `limit` ("" for the whole dataset)."""
+        if self.classes is None and self.limit is None:
+            return ""
+        subset = [list(self.classes or ()), self.limit, self.limit_seed]
+        return "-subset-" + hashlib.sha256(json.dumps(subset).encode()).hexdigest()[:8]
 
     @property
     def whole(self) -> DataConfig:

@@ -245,25 +245,52 @@ def dataset_floor(data_cfg: DataConfig, cfg: EvalConfig, evaluator: Evaluator) -
     return score_features(test_feats, train_feats, len(evaluator.class_names), cfg)
 
 
-def evaluate_inception_fid(
-    generator: Generator, data_cfg: DataConfig, cfg: EvalConfig, weights: str | Path
-) -> float:
-    """Standard Inception-v3 FID of `cfg.num_samples` samples against the real split.
+def has_labels(data_cfg: DataConfig) -> bool:
+    """Whether the dataset's images carry classes (every built-in set does; a folder does when
+    its images sit in class sub-folders)."""
+    return data_cfg.name != "folder" or load_dataset(data_cfg).labels is not None
 
-    The real split's Inception features are cached, keyed by the weights file's hash.
+
+def evaluate_inception(
+    generator: Generator,
+    data_cfg: DataConfig,
+    cfg: EvalConfig,
+    weights: str | Path,
+    convention: str = "tf1",
+) -> dict[str, Any]:
+    """FID, KID and precision/recall/density/coverage of `cfg.num_samples` samples against the
+    real split, in the features of the standard FID Inception-v3 (`weights`, the user's file):
+    the metrics that need no labels, so they judge unlabelled folders too.
+
+    The real split's Inception features are cached, keyed by the weights file's hash and the
+    data (a folder by its path, a class subset by its classes). `convention` is how images are
+    resized to 299 px and scaled: "tf1" as the original TF FID graph and torch-fidelity (and
+    torchmetrics) do, or "pytorch-fid" (see `knowgen.metrics.inception.CONVENTIONS`).
     """
     from knowgen.metrics.inception import inception_features, load_inception
 
-    net = load_inception(weights)
+    net = load_inception(weights, convention)
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]
-    tag = f"inception-{digest}-{data_cfg.name}-{cfg.split}-{cfg.reference_num or 'all'}"
+    source = f"{data_cfg.source_key}{replace(data_cfg, limit=None).subset_tag}"
+    tag = f"inception-{digest}-{convention}-{source}-{cfg.split}-{cfg.reference_num or 'all'}"
     cache = cache_dir("references") / f"{tag}.safetensors"
     if cache.is_file():
         real = load_file(str(cache))["features"]
     else:
-        dataset = load_dataset(replace(data_cfg, split=cfg.split))
+        dataset = load_dataset(replace(data_cfg, split=cfg.split, limit=None))
         real = inception_features(net, dataset.images[: cfg.reference_num])
         atomic_write(cache, lambda tmp: save_file({"features": real}, str(tmp)))
+    start = time.perf_counter()
     with torch.random.fork_rng():
         fake = inception_features(net, generator.sample(cfg.num_samples, cfg.seed).images)
-    return compute_fid(real, fake)
+    kid, kid_std = compute_kid(real, fake, cfg.kid_subsets, cfg.kid_subset_size)
+    scores = {"fid": compute_fid(real, fake), "kid": kid, "kid_std": kid_std}
+    scores |= precision_recall_density_coverage(real, fake, cfg.prd_k)
+    scores = {f"inception_{k}": v for k, v in scores.items()}
+    return scores | {
+        "inception_convention": convention,
+        "num_samples": cfg.num_samples,
+        "num_reference": len(real),
+        "reference_split": cfg.split,
+        "inception_seconds": time.perf_counter() - start,
+    }

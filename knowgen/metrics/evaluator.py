@@ -149,13 +149,8 @@ class Evaluator:
 
 
 def evaluator_key(data_cfg: DataConfig, image_shape, recipe: EvaluatorRecipe) -> str:
-    source = data_cfg.name if data_cfg.name != "folder" else f"folder-{_path_hash(data_cfg.path)}"
     shape = "x".join(str(s) for s in image_shape)
-    return f"{source}-{shape}-{recipe.architecture}-{recipe.key()}"
-
-
-def _path_hash(path: str | None) -> str:
-    return hashlib.sha256(str(Path(path or "").resolve()).encode()).hexdigest()[:8]
+    return f"{data_cfg.source_key}-{shape}-{recipe.architecture}-{recipe.key()}"
 
 
 def load_or_train_evaluator(
@@ -173,6 +168,56 @@ def load_or_train_evaluator(
 
 
 def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
+    train_set, key, net = _untrained_evaluator(data_cfg, recipe)
+    shipped = (SHIPPED_EVALUATORS / f"{key}.safetensors").is_file()
+    if not shipped and not (cache_dir("evaluators") / f"{key}.safetensors").is_file():
+        passes = recipe.epochs * len(train_set)  # Fashion-MNIST's 480,000 took ~9 min, 2 cores
+        log.info(
+            "no shipped evaluator for %s: training one once by knowgen's recipe (%d epochs over "
+            "%d images: about %.1f minutes on 2 CPU cores; cached afterwards)",
+            key, recipe.epochs, len(train_set), max(passes / 53_000, 0.1),
+        )  # fmt: skip
+    record = load_or_train_classifier(
+        net,
+        key,
+        "evaluators",
+        train_set,
+        lambda: _test_split_or_holdout(replace(data_cfg, split="test"), train_set),
+        recipe,
+        {"dataset": data_cfg.name, "command": evaluator_command(data_cfg)},
+        shipped=SHIPPED_EVALUATORS,
+        half=True,
+    )
+    return Evaluator(
+        net.eval(), key, record["test_accuracy"], train_set.class_names, train_set.image_shape
+    )
+
+
+def train_evaluator(data_cfg: DataConfig, folder: Path) -> tuple[Evaluator, dict]:
+    """Train the dataset's evaluator afresh by its recipe into `folder` (the cache, or
+    knowgen/metrics/evaluators to ship it), whatever is cached or shipped; with its record."""
+    data_cfg = data_cfg.whole
+    recipe = recipe_for(data_cfg.name)
+    train_set, key, net = _untrained_evaluator(data_cfg, recipe)
+    with torch.random.fork_rng():
+        record = train_and_save_classifier(
+            net,
+            key,
+            folder,
+            train_set,
+            lambda: _test_split_or_holdout(replace(data_cfg, split="test"), train_set),
+            recipe,
+            {"dataset": data_cfg.name, "command": evaluator_command(data_cfg)},
+            half=True,
+        )
+    classes = train_set.class_names
+    return Evaluator(net, key, record["test_accuracy"], classes, train_set.image_shape), record
+
+
+def _untrained_evaluator(
+    data_cfg: DataConfig, recipe: EvaluatorRecipe
+) -> tuple[Dataset, str, EvaluatorNet]:
+    """The training set, the cache key and a fresh network of the dataset's evaluator."""
     train_set = load_dataset(replace(data_cfg, split="train"))
     if train_set.labels is None:
         raise ValueError(
@@ -181,27 +226,32 @@ def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
         )
     key = evaluator_key(data_cfg, train_set.image_shape, recipe)
     num_classes = len(train_set.class_names) or int(train_set.labels.max()) + 1
-    net = EvaluatorNet(
-        train_set.image_shape, num_classes, recipe.widths, recipe.depths, recipe.num_features
-    )
-    record = load_or_train_classifier(
-        net,
-        key,
-        "evaluators",
-        train_set,
-        lambda: _test_split_or_holdout(replace(data_cfg, split="test"), train_set),
-        recipe,
-        {"dataset": data_cfg.name},
-    )
-    return Evaluator(
-        net.eval(), key, record["test_accuracy"], train_set.class_names, train_set.image_shape
-    )
+    with torch.random.fork_rng():
+        torch.manual_seed(recipe.seed)  # the initial weights are the recipe's too
+        net = EvaluatorNet(
+            train_set.image_shape, num_classes, recipe.widths, recipe.depths, recipe.num_features
+        )
+    return train_set, key, net
 
 
-def load_or_train_factor_classifiers(data_cfg: DataConfig) -> dict[str, Evaluator]:
+def evaluator_command(data_cfg: DataConfig) -> str:
+    """The command that trains this evaluator again, by the same recipe."""
+    command = f"knowgen evaluator train {data_cfg.name}"
+    if data_cfg.name == "folder":
+        command = f"knowgen evaluator train {data_cfg.path}"
+    for key in ("image_size", "channels"):
+        if getattr(data_cfg, key) is not None:
+            command += f" --set data.{key}={getattr(data_cfg, key)}"
+    return command
+
+
+def load_or_train_factor_classifiers(
+    data_cfg: DataConfig, retrain_into: Path | None = None
+) -> dict[str, Evaluator]:
     """One classifier per binned factor of a dataset whose factors are known (`shapes`: size,
-    position, rotation), trained like the evaluator on first need and cached; {} for any other
-    dataset. They judge whether generated images show the factor that was asked for."""
+    position, rotation), shipped or trained like the evaluator on first need and cached; {} for
+    any other dataset. They judge whether generated images show the factor that was asked for.
+    `retrain_into` trains them afresh into that folder (`knowgen evaluator train`)."""
     if data_cfg.name != "shapes":
         return {}
     from knowgen.data.shapes import FACTOR_BINS, factor_labels
@@ -212,25 +262,36 @@ def load_or_train_factor_classifiers(data_cfg: DataConfig) -> dict[str, Evaluato
         train_set = load_dataset(replace(data_cfg, split="train"))
         test_set = load_dataset(replace(data_cfg, split="test"))
         train_labels, test_labels = (factor_labels(d.attributes) for d in (train_set, test_set))
+        command = evaluator_command(data_cfg)
         out = {}
         for factor, bins in FACTOR_BINS.items():
             key = f"{evaluator_key(data_cfg, train_set.image_shape, recipe)}-{factor}"
+            torch.manual_seed(recipe.seed)  # the initial weights are the recipe's too
             net = EvaluatorNet(
                 train_set.image_shape, len(bins), recipe.widths, recipe.depths, recipe.num_features
             )
-            record = load_or_train_classifier(
-                net,
-                key,
-                "evaluators",
+            args = (
                 replace(train_set, labels=train_labels[factor], class_names=bins),
                 lambda f=factor, b=bins: replace(test_set, labels=test_labels[f], class_names=b),
                 recipe,
-                {"dataset": data_cfg.name, "factor": factor},
+                {"dataset": data_cfg.name, "factor": factor, "command": command},
             )
+            if retrain_into is not None:
+                record = train_and_save_classifier(net, key, retrain_into, *args, half=True)
+            else:
+                record = load_or_train_classifier(
+                    net, key, "evaluators", *args, shipped=SHIPPED_EVALUATORS, half=True
+                )
             out[factor] = Evaluator(
                 net.eval(), key, record["test_accuracy"], list(bins), train_set.image_shape
             )
         return out
+
+
+# Evaluators trained by `knowgen evaluator train DATASET --out knowgen/metrics/evaluators`,
+# shipped with the package: a first evaluation loads one in well under a second instead of
+# training it for minutes. A file is used only when its name (dataset, shape, recipe hash) matches.
+SHIPPED_EVALUATORS = Path(__file__).resolve().parent / "evaluators"
 
 
 def load_or_train_classifier(
@@ -241,30 +302,57 @@ def load_or_train_classifier(
     test_set: Callable[[], Dataset],
     recipe: EvaluatorRecipe,
     meta: dict | None = None,
+    shipped: Path | None = None,
+    half: bool = False,
 ) -> dict:
-    """Fill `net` from the cache entry `$KNOWGEN_CACHE/<kind>/<key>`, or train it by `recipe`
-    (with a progress bar) and store it there. Returns the entry's record: `test_accuracy`,
-    `train_seconds` (what training it cost, once), the recipe and `meta`. A damaged cache entry is
-    retrained, never trusted. Shared by the evaluator and the transfer teacher."""
-    folder = cache_dir(kind)
-    weights, meta_path = folder / f"{key}.safetensors", folder / f"{key}.json"
-    if weights.is_file() and meta_path.is_file():
-        try:
-            net.load_state_dict(load_file(str(weights)))
-            return json.loads(meta_path.read_text(encoding="utf-8"))
-        except Exception as err:
-            log.warning("retraining %s: cached %s unreadable (%s)", kind, weights, err)
+    """Fill `net` from `shipped/<key>` (read-only package data) or the cache entry
+    `$KNOWGEN_CACHE/<kind>/<key>`, or train it by `recipe` (with a progress bar) and store it in
+    the cache. Returns the entry's record: `test_accuracy`, `train_seconds` (what training it
+    cost, once), the recipe and `meta`. A damaged entry is retrained, never trusted. `half` stores
+    float weights as float16 (half the size; the accuracy recorded is the rounded network's).
+    Shared by the evaluator and the transfer teacher."""
+    folders = ([shipped] if shipped is not None else []) + [cache_dir(kind)]
+    for folder in folders:
+        weights, meta_path = folder / f"{key}.safetensors", folder / f"{key}.json"
+        if weights.is_file() and meta_path.is_file():
+            try:
+                net.load_state_dict(load_file(str(weights)))
+                return json.loads(meta_path.read_text(encoding="utf-8"))
+            except Exception as err:
+                log.warning("not using %s %s: unreadable (%s)", kind, weights, err)
     log.info("training %s %s once (cached afterwards)", kind, key)
+    return train_and_save_classifier(
+        net, key, cache_dir(kind), train_set, test_set, recipe, meta, half, kind
+    )
+
+
+def train_and_save_classifier(
+    net: nn.Module,
+    key: str,
+    folder: Path,
+    train_set: Dataset,
+    test_set: Callable[[], Dataset],
+    recipe: EvaluatorRecipe,
+    meta: dict | None = None,
+    half: bool = False,
+    kind: str = "evaluators",
+) -> dict:
+    """Train `net` by `recipe`, measure its test accuracy and write `folder/<key>.safetensors`
+    and `.json` (the record); returns the record."""
     start = time.perf_counter()
     train_classifier(net, train_set, recipe, desc=kind.removesuffix("s"))
     seconds = time.perf_counter() - start
+    state = {k: v.contiguous() for k, v in net.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        net.load_state_dict(state)  # the network judged from now on is the rounded one
     accuracy = classifier_accuracy(net, test_set())
     log.info("%s %s: test accuracy %.2f%% after %.0f s", kind, key, 100 * accuracy, seconds)
-    state = {k: v.contiguous() for k, v in net.state_dict().items()}
-    atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / f"{key}.safetensors", lambda tmp: save_file(state, str(tmp)))
     record = {"test_accuracy": accuracy, "train_seconds": seconds, "recipe": asdict(recipe)}
     record |= meta or {}
-    atomic_write_text(meta_path, json.dumps(record, indent=2) + "\n")
+    atomic_write_text(folder / f"{key}.json", json.dumps(record, indent=2) + "\n")
     net.eval()
     return record
 

@@ -135,11 +135,48 @@ class InceptionE(nn.Module):
         return torch.cat([self.branch1x1(x), three, double, self.branch_pool(pooled)], 1)
 
 
-class FIDInceptionV3(nn.Module):
-    """uint8 images (N, C, H, W) -> 2048-d pool features, as TF's FID graph computes them."""
+def resize_like_tensorflow1(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear resize of (N, C, H, W) floats to `size` x `size` as TensorFlow 1's
+    `resize_bilinear(align_corners=False)` does it, which the original FID graph (TTUR) and
+    torch-fidelity use: output pixel i samples input position i * H / size (no half-pixel
+    offset), clamped at the last row/column. PyTorch's `interpolate` samples (i + 0.5) * H / size
+    - 0.5, which pytorch-fid uses; the two give slightly different FIDs."""
 
-    def __init__(self) -> None:
+    def axis(length: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        source = torch.arange(size, dtype=torch.float32) * (length / size)  # as TF: float32
+        low = source.floor().long().clamp(max=length - 1)
+        high = (low + 1).clamp(max=length - 1)
+        return low, high, (source - low).to(x.dtype)
+
+    rows_low, rows_high, row_frac = axis(x.shape[-2])
+    cols_low, cols_high, col_frac = axis(x.shape[-1])
+    top, bottom = x[..., rows_low, :], x[..., rows_high, :]
+    x = top + (bottom - top) * row_frac.view(-1, 1)
+    left, right = x[..., cols_low], x[..., cols_high]
+    return left + (right - left) * col_frac
+
+
+# How images reach the network: (resize, value scaling). "tf1" is the original FID's (TTUR's TF
+# graph; torch-fidelity and torchmetrics follow it); "pytorch-fid" is pytorch-fid's.
+CONVENTIONS = {
+    "tf1": (resize_like_tensorflow1, lambda x: (x - 128.0) / 128.0),
+    "pytorch-fid": (
+        lambda x, size: F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False),
+        lambda x: x / 127.5 - 1.0,
+    ),
+}
+
+
+class FIDInceptionV3(nn.Module):
+    """uint8 images (N, C, H, W) -> 2048-d pool features, as TF's FID graph computes them
+    (`convention` "tf1", the default) or as pytorch-fid does ("pytorch-fid")."""
+
+    def __init__(self, convention: str = "tf1") -> None:
         super().__init__()
+        if convention not in CONVENTIONS:
+            raise ValueError(f"unknown Inception convention {convention!r}; choose from "
+                             f"{sorted(CONVENTIONS)}")  # fmt: skip
+        self.convention = convention
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
         self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
         self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
@@ -162,8 +199,8 @@ class FIDInceptionV3(nn.Module):
         x = images.float()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
-        x = x / 127.5 - 1.0
+        resize, scale = CONVENTIONS[self.convention]
+        x = scale(resize(x, 299))
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = F.max_pool2d(self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x)), 3, stride=2)
@@ -174,7 +211,7 @@ class FIDInceptionV3(nn.Module):
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
 
-def load_inception(path: str | Path) -> FIDInceptionV3:
+def load_inception(path: str | Path, convention: str = "tf1") -> FIDInceptionV3:
     """Build the FID Inception and load `path` safely; mismatches are clear errors."""
     path = Path(path)
     if not path.is_file():
@@ -186,7 +223,7 @@ def load_inception(path: str | Path) -> FIDInceptionV3:
             f"{str(path)!r} is not a plain weights file (refused: {type(err).__name__}); expected "
             "pt_inception-2015-12-05-6726825d.pth"
         ) from None
-    net = FIDInceptionV3()
+    net = FIDInceptionV3(convention)
     try:
         net.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as err:

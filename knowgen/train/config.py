@@ -23,7 +23,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)  # Adam betas (DCGAN paper)
     ema_halflife_steps: float = 500.0  # EMA of G; 0 disables averaging (EMA = G)
     seed: int = 0
-    device: str = "cpu"  # "cpu", "cuda", "cuda:1", or "auto"
+    device: str = "auto"  # "auto" (a GPU when there is one, else the CPU), "cpu", "cuda", "cuda:1"
     num_threads: int | None = None  # torch CPU threads; None = PyTorch's default (the cores)
     flush_denormal: bool = True  # CPU: treat denormal floats as 0 (about 10% faster DCGAN steps)
     log_every: int = 50

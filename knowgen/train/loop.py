@@ -409,6 +409,16 @@ def _train(
     def save() -> None:
         publish(lambda: save_checkpoint(state, run.meta, run_dir, train_cfg.keep_checkpoints))
 
+    def log_record() -> None:
+        """The window's mean losses and rate, D's overfitting probe, averaged over ranks."""
+        record = window.flush()
+        if run.probe is not None:
+            record |= run.probe(state.discriminator, run.images)
+        record = world.average_scalars(record) | {"elapsed_s": state.elapsed_s}
+        metrics.scalars(state.step, record)
+        progress.set_postfix(d=f"{record.get('d_adv', 0):.3f}", g=f"{record.get('g_adv', 0):.3f}",
+                             img_s=f"{record['images_per_s']:.0f}")  # fmt: skip
+
     try:
         with graceful_stop() as stop:
             step_start = time.perf_counter()
@@ -424,14 +434,7 @@ def _train(
                 window.add(train_step(state, real, cfg, real_cond, mismatched))
                 progress.update(1)
                 if state.step % train_cfg.log_every == 0:
-                    record = window.flush()
-                    if run.probe is not None:
-                        record |= run.probe(state.discriminator, run.images)
-                    record = world.average_scalars(record) | {"elapsed_s": state.elapsed_s}
-                    metrics.scalars(state.step, record)
-                    progress.set_postfix(d=f"{record.get('d_adv', 0):.3f}",
-                                         g=f"{record.get('g_adv', 0):.3f}",
-                                         img_s=f"{record['images_per_s']:.0f}")  # fmt: skip
+                    log_record()
                 if state.step % train_cfg.sample_every == 0:
                     publish(lambda: write_samples(run, metrics))
                 if state.step % train_cfg.checkpoint_every == 0:
@@ -443,6 +446,8 @@ def _train(
                     window.pause(time.perf_counter() - now)  # evaluation is not training time
                     now = time.perf_counter()
                 step_start = now
+        if window.steps:  # the steps since the last record (a run shorter than log_every)
+            log_record()
         final = latest_checkpoint(run_dir)
         saved = final is not None and final.name.endswith(f"{state.step:07d}.pt")
         if not world.agree(saved):  # rank 0 wrote it: its view decides

@@ -150,7 +150,7 @@ def load_or_train_teacher(
         shape = "x".join(str(s) for s in dataset.image_shape)
         key = (
             f"{data_cfg.name}-{shape}-{cfg.teacher_arch}-w{cfg.teacher_width}-{recipe.key()}"
-            f"{subset_tag(teacher_data)}"
+            f"{teacher_data.subset_tag}"
         )
         with torch.random.fork_rng():
             record = load_or_train_classifier(
@@ -187,14 +187,6 @@ def teacher_data_config(data_cfg: DataConfig, cfg: TransferConfig) -> DataConfig
                 "have learned other classes than the generator's"
             )
     return replace(data_cfg, classes=cfg.teacher_classes, limit=None)
-
-
-def subset_tag(data_cfg: DataConfig) -> str:
-    """A cache-key suffix naming a class subset and image limit ("" for the whole dataset)."""
-    if data_cfg.classes is None and data_cfg.limit is None:
-        return ""
-    subset = [list(data_cfg.classes or ()), data_cfg.limit, data_cfg.limit_seed]
-    return "-subset-" + hashlib.sha256(json.dumps(subset).encode()).hexdigest()[:8]
 
 
 def load_user_teacher(net: nn.Module, path: Path) -> None:

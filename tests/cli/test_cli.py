@@ -1,5 +1,7 @@
 """The command line: happy paths, and one clear line (exit 2) for every user mistake."""
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -48,6 +50,24 @@ def test_export_then_sample_round_trip(trained_run, tmp_path):
     assert Image.open(out).size[0] > 8
 
 
+def test_sample_outdir_writes_one_png_per_image_named_by_seed(trained_run, tmp_path):
+    result = invoke("sample", trained_run, "--n", 5, "--outdir", tmp_path / "plain")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "plain").iterdir())[-1] == "000004.png"
+    result = invoke("sample", trained_run, "--seeds", "3,7-9", "--outdir", tmp_path / "seeds")
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (tmp_path / "seeds").iterdir())
+    assert names == ["seed000003.png", "seed000007.png", "seed000008.png", "seed000009.png"]
+    seed_7 = load(trained_run).sample(1, seed=7).pil()[0]
+    saved = Image.open(tmp_path / "seeds" / "seed000007.png")
+    assert np.array_equal(np.asarray(saved), np.asarray(seed_7))
+    for bad, message in (("9-3", "not a range"), ("x", "give seeds like")):
+        result = invoke("sample", trained_run, "--seeds", bad, "--outdir", tmp_path / "bad")
+        assert result.exit_code == 2 and message in result.output
+    result = invoke("sample", trained_run, "--seeds", "0-3")
+    assert result.exit_code == 2 and "--outdir" in result.output
+
+
 def test_info_summarises_the_run(trained_run):
     result = invoke("info", trained_run)
     assert result.exit_code == 0, result.output
@@ -71,6 +91,22 @@ def test_train_on_an_image_folder(tmp_path):
     args = ["train", "--data", tmp_path, "--out", tmp_path / "run", *TINY_ARGS]
     result = invoke(*args, "--set", "data.image_size=8", "--steps", 2)
     assert result.exit_code == 0, result.output
+
+    # evaluation without labels: the class-free metrics in Inception features, the rest skipped
+    result = invoke("evaluate", tmp_path / "run", "--n", 10)
+    assert result.exit_code == 2 and "--inception-weights" in result.output
+    import torch
+
+    from knowgen.metrics.inception import FIDInceptionV3
+
+    torch.manual_seed(0)
+    weights = tmp_path / "pt_inception-test.pth"
+    torch.save(FIDInceptionV3().state_dict(), weights)
+    result = invoke("evaluate", tmp_path / "run", "--n", 10, "--inception-weights", weights)
+    assert result.exit_code == 0, result.output
+    assert "FID (Inception-v3)" in result.output and "skipped" in result.output
+    saved = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert saved["inception_fid"] > 0 and saved["num_reference"] == 20 and "fid" not in saved
 
 
 @pytest.mark.parametrize(
@@ -196,3 +232,14 @@ def test_evaluate_reports_conditional_accuracy(conditional_run):
     result = invoke("evaluate", conditional_run, "--n", 300, *KID)
     assert result.exit_code == 0, result.output
     assert "conditional accuracy" in result.output and "intra-class FID" in result.output
+
+
+@pytest.mark.parametrize("kind", ["conditional", "unconditional"])
+def test_evaluate_cas_beside_the_same_classifier_on_real_images(kind, conditional_run, trained_run):
+    run = conditional_run if kind == "conditional" else trained_run
+    result = invoke("evaluate", run, "--n", 300, "--cas", "--json", *KID)
+    assert result.exit_code == 0, result.output
+    scores = json.loads((run / "eval.json").read_text())
+    assert 0 <= scores["cas"] <= 1 and scores["cas_num_images"] == 300
+    # 300 real digits teach this classifier far more than 40 steps of a tiny GAN's images
+    assert scores["cas_real"] > 0.5 and scores["cas_real"] > scores["cas"] + 0.2

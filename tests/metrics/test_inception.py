@@ -39,3 +39,22 @@ def test_wrong_or_unsafe_files_are_refused(tmp_path):
         load_inception(tmp_path / "evil.pth")
     with pytest.raises(FileNotFoundError):
         load_inception(tmp_path / "missing.pth")
+
+
+def test_tensorflow1_resize_samples_without_a_half_pixel_offset():
+    from knowgen.metrics.inception import resize_like_tensorflow1
+
+    x = torch.tensor([[[[0.0, 10.0, 20.0]]]]).expand(1, 1, 3, 3)
+    doubled = resize_like_tensorflow1(x, 6)[0, 0, 0]
+    # output i samples input i / 2: 0, 5, 10, 15, 20, then the last column clamps to 20
+    assert doubled.tolist() == [0.0, 5.0, 10.0, 15.0, 20.0, 20.0]
+    assert torch.equal(resize_like_tensorflow1(x, 3), x)
+
+
+def test_conventions_differ_only_in_how_images_reach_the_network(weights_file):
+    images = torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8)
+    tf1, torch_style = (load_inception(weights_file, c) for c in ("tf1", "pytorch-fid"))
+    a, b = tf1(images), torch_style(images)
+    assert a.shape == b.shape == (2, 2048) and not torch.equal(a, b)
+    with pytest.raises(ValueError, match="unknown Inception convention"):
+        load_inception(weights_file, "pil")

@@ -43,6 +43,15 @@ def test_run_directory_layout(tiny_config, tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [10, 20, 30, 40]
     assert {"d_adv", "g_adv", "d_real", "d_fake", "images_per_s"} <= set(records[0])
+    # D on training vs held-out reals (digits: its test split), every record
+    assert {"d_real_train", "d_real_heldout", "d_overfit_gap"} <= set(records[0])
+
+
+def test_a_run_shorter_than_log_every_still_writes_its_losses(tiny_config, tmp_path):
+    train(tiny_config("train.steps=7", "train.log_every=50"), tmp_path / "short")
+    lines = (tmp_path / "short" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [7]
+    assert json.loads(lines[0])["images_per_s"] > 0
 
 
 def test_resume_continues_same_trajectory(tiny_config, tmp_path):
