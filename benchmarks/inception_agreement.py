@@ -52,6 +52,20 @@ def fidelity_features(extractor, images: torch.Tensor, batch: int = 50) -> torch
     return torch.cat(parts)
 
 
+@torch.no_grad()
+def calibrated_random_weights(images: torch.Tensor) -> dict:
+    """Random FID Inception weights whose BatchNorm statistics are those of `images` (one pass
+    in training mode): untouched random statistics make every image's features nearly the same
+    (a per-dimension spread of ~1e-8), which would make any agreement trivial."""
+    torch.manual_seed(0)
+    net = FIDInceptionV3()
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.momentum = None  # a cumulative average: this one pass sets the statistics
+    net.train()(images)
+    return net.state_dict()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--torch-fidelity", type=Path, required=True, help="unpacked wheel")
@@ -59,14 +73,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="images per set")
     args = parser.parse_args()
     weights = args.weights
-    if weights is None:
-        torch.manual_seed(0)
-        weights = Path(tempfile.mkdtemp()) / "random-inception.pth"
-        torch.save(FIDInceptionV3().state_dict(), weights)
-    conventions = {c: load_inception(weights, c) for c in ("tf1", "pytorch-fid")}
-    theirs = torch_fidelity_extractor(args.torch_fidelity, weights)
     test = load_dataset(DataConfig(split="test")).images
     train = load_dataset(DataConfig(split="train")).images
+    if weights is None:
+        weights = Path(tempfile.mkdtemp()) / "random-inception.pth"
+        torch.save(calibrated_random_weights(train[-64:]), weights)
+    conventions = {c: load_inception(weights, c) for c in ("tf1", "pytorch-fid")}
+    theirs = torch_fidelity_extractor(args.torch_fidelity, weights)
     sets = {"test": test[: args.n], "train": train[: args.n]}
     extractors = {f"knowgen ({c})": net for c, net in conventions.items()}
     feats = {}
