@@ -21,6 +21,7 @@ from knowgen.transfer import (
     Teacher,
     TransferConfig,
     init_from_teacher,
+    teacher_discriminator,
 )
 
 
@@ -100,13 +101,7 @@ def init_state(
     if mode != "none" and teacher is None:
         raise ValueError(f"transfer.mode={mode!r} needs a teacher")
     if mode == "projected":
-        discriminator = ProjectedDiscriminator(
-            teacher.net,
-            transfer.projection_channels,
-            k,
-            cross_scale=transfer.cross_scale,
-            logit_head=transfer.logit_head,
-        )
+        discriminator = teacher_discriminator(teacher.net, transfer, k)
     else:
         discriminator = build_discriminator(model_cfg, image_shape, num_classes, knowledge)
         if mode == "init":
@@ -115,13 +110,7 @@ def init_state(
         discriminator.q_head = QHead(judged_features(discriminator, image_shape), model_cfg.codes)
     aided = None
     if mode == "vision-aided":
-        aided = ProjectedDiscriminator(
-            teacher.net,
-            transfer.projection_channels,
-            k,
-            cross_scale=transfer.cross_scale,
-            logit_head=transfer.logit_head,
-        )
+        aided = teacher_discriminator(teacher.net, transfer, k)
         discriminator.add_module("aided", aided)
     discriminator = discriminator.to(device)
     if train_cfg.sync_batchnorm:

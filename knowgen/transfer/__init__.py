@@ -6,6 +6,7 @@ from knowgen.transfer.modes import (
     ProjectedDiscriminator,
     feature_matching_loss,
     init_from_teacher,
+    teacher_discriminator,
 )
 from knowgen.transfer.teachers import (
     TEACHERS,
@@ -28,5 +29,6 @@ __all__ = [
     "init_from_teacher",
     "load_or_train_teacher",
     "load_user_teacher",
+    "teacher_discriminator",
     "teacher_fingerprint",
 ]

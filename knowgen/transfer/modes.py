@@ -22,6 +22,7 @@ from torch import nn
 from knowgen.knowledge import ClassEncoder, Conditions
 from knowgen.models.dcgan import DCGANDiscriminator
 from knowgen.models.layers import Judgement
+from knowgen.transfer.config import TransferConfig
 from knowgen.transfer.teachers import Teacher_, TeacherNet
 
 
@@ -111,6 +112,19 @@ class ProjectedDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
         return self.judge(x, cond).logits
+
+
+def teacher_discriminator(
+    teacher: Teacher_, cfg: TransferConfig, num_classes: int
+) -> ProjectedDiscriminator:
+    """The teacher-based D of `cfg`: D itself (`projected`) or the second D (`vision-aided`)."""
+    return ProjectedDiscriminator(
+        teacher,
+        cfg.projection_channels,
+        num_classes,
+        cross_scale=cfg.cross_scale,
+        logit_head=cfg.logit_head,
+    )
 
 
 def init_from_teacher(discriminator: nn.Module, teacher: Teacher_) -> None:
