@@ -21,11 +21,11 @@ from knowgen.data.subsets import balanced_index
 from knowgen.knowledge import balanced_classes
 from knowgen.metrics.evaluator import (
     Evaluator,
-    EvaluatorNet,
     classifier_accuracy,
     load_or_train_classifier,
     load_or_train_evaluator,
     recipe_for,
+    seeded_classifier,
     train_classifier,
 )
 from knowgen.metrics.features import extract_features
@@ -64,7 +64,7 @@ def classification_accuracy_score(
                 f"{', '.join(generator.kinds)}"
             )
         generated = Dataset(images, labels, list(classes))
-        net = _fresh_classifier(generated, recipe)
+        net = seeded_classifier(generated.image_shape, len(classes), recipe)
         train_classifier(net, generated, recipe, desc="CAS classifier")
         cas = classifier_accuracy(net, test)
         real_accuracy = _real_accuracy(data_cfg, num, recipe, test)
@@ -76,24 +76,13 @@ def classification_accuracy_score(
     }
 
 
-def _fresh_classifier(dataset: Dataset, recipe) -> EvaluatorNet:
-    torch.manual_seed(recipe.seed)
-    return EvaluatorNet(
-        dataset.image_shape,
-        len(dataset.class_names),
-        recipe.widths,
-        recipe.depths,
-        recipe.num_features,
-    )
-
-
 def _real_accuracy(data_cfg: DataConfig, num: int, recipe, test: Dataset) -> float:
     """The same recipe trained on `num` real training images of the run's classes (cached)."""
     train = load_dataset(replace(data_cfg, split="train", limit=None))
     if num < len(train):
         train = train.subset(balanced_index(train.labels, num, len(train), seed=0))
     real = train
-    net = _fresh_classifier(real, recipe)
+    net = seeded_classifier(real.image_shape, len(real.class_names), recipe)
     key = f"cas-real-{data_cfg.source_key}{replace(data_cfg, limit=None).subset_tag}"
     key += f"-{'x'.join(map(str, real.image_shape))}-{len(real)}-{recipe.key()}"
     record = load_or_train_classifier(

@@ -169,14 +169,6 @@ def load_or_train_evaluator(
 
 def _load_or_train(data_cfg: DataConfig, recipe: EvaluatorRecipe) -> Evaluator:
     train_set, key, net = _untrained_evaluator(data_cfg, recipe)
-    shipped = (SHIPPED_EVALUATORS / f"{key}.safetensors").is_file()
-    if not shipped and not (cache_dir("evaluators") / f"{key}.safetensors").is_file():
-        passes = recipe.epochs * len(train_set)  # Fashion-MNIST's 480,000 took ~9 min, 2 cores
-        log.info(
-            "no shipped evaluator for %s: training one once by knowgen's recipe (%d epochs over "
-            "%d images: about %.1f minutes on 2 CPU cores; cached afterwards)",
-            key, recipe.epochs, len(train_set), max(passes / 53_000, 0.1),
-        )  # fmt: skip
     record = load_or_train_classifier(
         net,
         key,
@@ -226,12 +218,19 @@ def _untrained_evaluator(
         )
     key = evaluator_key(data_cfg, train_set.image_shape, recipe)
     num_classes = len(train_set.class_names) or int(train_set.labels.max()) + 1
+    return train_set, key, seeded_classifier(train_set.image_shape, num_classes, recipe)
+
+
+def seeded_classifier(
+    image_shape: tuple[int, int, int], num_classes: int, recipe: EvaluatorRecipe
+) -> EvaluatorNet:
+    """A fresh network of `recipe`, its initial weights drawn from the recipe's seed too (so a
+    retrained evaluator is the recipe's, whatever ran before); the caller's RNG is untouched."""
     with torch.random.fork_rng():
-        torch.manual_seed(recipe.seed)  # the initial weights are the recipe's too
-        net = EvaluatorNet(
-            train_set.image_shape, num_classes, recipe.widths, recipe.depths, recipe.num_features
+        torch.manual_seed(recipe.seed)
+        return EvaluatorNet(
+            image_shape, num_classes, recipe.widths, recipe.depths, recipe.num_features
         )
-    return train_set, key, net
 
 
 def evaluator_command(data_cfg: DataConfig) -> str:
@@ -266,10 +265,7 @@ def load_or_train_factor_classifiers(
         out = {}
         for factor, bins in FACTOR_BINS.items():
             key = f"{evaluator_key(data_cfg, train_set.image_shape, recipe)}-{factor}"
-            torch.manual_seed(recipe.seed)  # the initial weights are the recipe's too
-            net = EvaluatorNet(
-                train_set.image_shape, len(bins), recipe.widths, recipe.depths, recipe.num_features
-            )
+            net = seeded_classifier(train_set.image_shape, len(bins), recipe)
             args = (
                 replace(train_set, labels=train_labels[factor], class_names=bins),
                 lambda f=factor, b=bins: replace(test_set, labels=test_labels[f], class_names=b),
@@ -320,7 +316,12 @@ def load_or_train_classifier(
                 return json.loads(meta_path.read_text(encoding="utf-8"))
             except Exception as err:
                 log.warning("not using %s %s: unreadable (%s)", kind, weights, err)
-    log.info("training %s %s once (cached afterwards)", kind, key)
+    passes = recipe.epochs * len(train_set)  # Fashion-MNIST's 480,000 took ~9 min on 2 cores
+    log.info(
+        "no shipped or cached %s %s: training it once by knowgen's recipe (%d epochs over %d "
+        "images: about %.1f minutes on 2 CPU cores; cached afterwards)",
+        kind, key, recipe.epochs, len(train_set), max(passes / 53_000, 0.1),
+    )  # fmt: skip
     return train_and_save_classifier(
         net, key, cache_dir(kind), train_set, test_set, recipe, meta, half, kind
     )
