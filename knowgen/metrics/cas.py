@@ -78,10 +78,9 @@ def classification_accuracy_score(
 
 def _real_accuracy(data_cfg: DataConfig, num: int, recipe, test: Dataset) -> float:
     """The same recipe trained on `num` real training images of the run's classes (cached)."""
-    train = load_dataset(replace(data_cfg, split="train", limit=None))
-    if num < len(train):
-        train = train.subset(balanced_index(train.labels, num, len(train), seed=0))
-    real = train
+    real = load_dataset(replace(data_cfg, split="train", limit=None))
+    if num < len(real):
+        real = real.subset(balanced_index(real.labels, num, len(real), seed=0))
     net = seeded_classifier(real.image_shape, len(real.class_names), recipe)
     key = f"cas-real-{data_cfg.source_key}{replace(data_cfg, limit=None).subset_tag}"
     key += f"-{'x'.join(map(str, real.image_shape))}-{len(real)}-{recipe.key()}"
