@@ -7,17 +7,11 @@ import platform
 
 import torch
 
+from knowgen.train.precision import cpu_model
+
 
 def describe_machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model() or platform.processor() or "unknown CPU"
     return (
         f"{cpu}, {os.cpu_count()} logical cores, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "

@@ -62,7 +62,7 @@ def main() -> None:
     scores = evaluate_generator(knowgen.load(run_dir), cfg.data, eval_cfg, text=text)
     keys = KEYS + [k for k in scores if "_alone_" in k and k not in KEYS]
     picked = {k: round(scores[k], 3) for k in keys if scores.get(k) is not None}
-    if hasattr(state.discriminator, "q_head"):  # InfoGAN: c1 as a clustering of the test split
+    if state.discriminator.q_head is not None:  # InfoGAN: c1 as a clustering of the test split
         picked |= code_clustering(state.discriminator, cfg)
     print(json.dumps({"name": name, "steps": state.step, **picked}), flush=True)
 

@@ -1,11 +1,17 @@
-"""FID against training wall time: trains presets for a fixed CPU budget, evaluating at intervals.
+"""FID against training wall time, per preset (or preset + settings), over seeds.
 
-Every preset trains in its own run with `eval.every_minutes`; evaluation time is excluded from the
-training clock. The dataset's floor (real train images judged against the test split) is shown
-beside the curves. Writes a CSV (benchmarks/results/quality.csv; a copy is committed in docs/),
-a PNG plot and a table in docs/benchmarks.md.
+Every (variant, seed) trains in its own run for `--minutes`, evaluated `--points` times by the
+Fashion-MNIST evaluator (10,000 EMA samples against the test split by default); evaluation time
+is not training time. A variant is a preset name, optionally with settings after colons:
+`dcgan`, `modern:train.precision="bf16"`. The first variant of each kind (unconditional or
+conditional) is the baseline of its kind: the summary gives every variant's FID at 1, 2, 3, 5 and
+10 minutes as mean (min-max) over seeds, its final FID as a ratio of the baseline's, its steps, and
+the minutes it needed to reach the baseline's final mean FID. Rows accumulate in
+benchmarks/results/quality-seeds.csv (re-running a variant and seed replaces its rows), so
+variants can run in separate invocations on the same machine.
 
-    python benchmarks/quality.py --presets dcgan --minutes 10 --points 10 --write-docs
+    python benchmarks/quality.py --variants dcgan modern cgan modern-cgan --seeds 0 1 2
+    python benchmarks/quality.py --summary-only --write-docs
 """
 
 from __future__ import annotations
@@ -13,55 +19,48 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.curves import minutes_to_reach, spread, value_at  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
-from knowgen.metrics.evaluate import dataset_floor  # noqa: E402
-from knowgen.metrics.evaluator import load_or_train_evaluator  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
-FIELDS = [
-    "preset",
-    "step",
-    "minutes",
-    "fid",
-    "kid",
-    "precision",
-    "recall",
-    "coverage",
-    "modes",
-    "cond_acc",
-    "intra_fid",
-]
+FIELDS = ["variant", "seed", "step", "minutes", "fid", "precision", "recall", "cond_acc"]
+REPORT_MINUTES = (1, 2, 3, 5, 10)
+CSV_NAME = "quality-seeds.csv"
 
 
-def run_preset(
-    preset: str,
-    minutes: float,
-    points: int,
-    num_samples: int,
-    out: Path,
-    overrides: tuple[str, ...] = (),
-    label: str | None = None,
-) -> list:
-    """Train `preset` (+ overrides) for `minutes`, evaluating `points` times; the curve's rows,
-    named `label` (default: the preset)."""
-    label = label or preset
-    run_dir = out / "runs" / label
+def parse_variant(variant: str) -> tuple[str, list[str]]:
+    """`preset:key=value:key=value` -> (preset, ["key=value", ...])."""
+    preset, *settings = variant.split(":")
+    return preset, settings
+
+
+def is_conditional(variant: str) -> bool:
+    preset, settings = parse_variant(variant)
+    return resolve_config(preset, settings).knowledge.conditional
+
+
+def run_variant(args, variant: str, seed: int) -> list[dict]:
+    """Train one (variant, seed) for `args.minutes`, evaluating `args.points` times."""
+    preset, settings = parse_variant(variant)
+    name = variant.replace(":", "-").replace('"', "").replace("=", "-")
+    run_dir = args.out / "runs" / f"quality-{name}-seed{seed}"
     cfg = resolve_config(
         preset,
         [
             "train.steps=none",
-            f"train.minutes={minutes}",
-            f"eval.every_minutes={minutes / points}",
-            f"eval.num_samples={num_samples}",
+            f"train.minutes={args.minutes}",
+            f"eval.every_minutes={args.minutes / args.points}",
+            f"eval.num_samples={args.num_samples}",
             "train.checkpoint_every=100000",
-            *overrides,
+            f"train.seed={seed}",
+            *settings,
         ],
     )
     train(cfg, run_dir, overwrite=True)
@@ -71,41 +70,110 @@ def run_preset(
         if "fid" in record:
             rows.append(
                 {
-                    "preset": label,
+                    "variant": variant,
+                    "seed": seed,
                     "step": record["step"],
                     "minutes": round(record["elapsed_s"] / 60, 3),
                     "fid": record["fid"],
-                    "kid": record["kid"],
                     "precision": record["precision"],
                     "recall": record["recall"],
-                    "coverage": record["coverage"],
-                    "modes": record["modes_covered"],
                     "cond_acc": record.get("conditional_accuracy", ""),
-                    "intra_fid": record.get("intra_fid", ""),
                 }
             )
     return rows
 
 
-def percent(value) -> str:
-    return f"{100 * value:.2f}%" if value != "" else "-"
+def read_rows(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        row["seed"], row["step"] = int(row["seed"]), int(row["step"])
+        for key in ("minutes", "fid", "precision", "recall"):
+            row[key] = float(row[key])
+        row["cond_acc"] = float(row["cond_acc"]) if row["cond_acc"] else None
+    return rows
 
 
-def number(value) -> str:
-    return f"{value:.2f}" if value not in ("", None) else "-"
+def write_rows(path: Path, rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
-def plot(rows: list[dict], floor: float, path: Path) -> None:
+def curves_of(rows: list[dict]) -> dict[str, dict[int, list[dict]]]:
+    """{variant: {seed: curve}} in the order variants first appear."""
+    curves: dict[str, dict[int, list[dict]]] = {}
+    for row in rows:
+        curves.setdefault(row["variant"], {}).setdefault(row["seed"], []).append(row)
+    return curves
+
+
+def final_mean(curves: dict[int, list[dict]], minutes: float) -> float | None:
+    finals = [value_at(c, minutes) for c in curves.values()]
+    finals = [f for f in finals if f is not None]
+    return statistics.mean(finals) if finals else None
+
+
+def summarise(rows: list[dict], minutes: float, baselines: dict[bool, str]) -> list[str]:
+    """A Markdown table: per variant, FID mean (min-max over seeds) at the report minutes, steps
+    at the end, the final FID over its baseline's and the minutes to reach the baseline's final
+    mean FID."""
+    curves = curves_of(rows)
+    points = [m for m in REPORT_MINUTES if m <= minutes]
+    header = " | ".join(f"FID @ {m} min" for m in points)
+    lines = [
+        f"| variant | seeds | {header} | steps | final / baseline | minutes to reach the "
+        "baseline's final FID | cond. accuracy |",
+        "| --- | ---: | " + " | ".join("---:" for _ in points) + " | ---: | ---: | ---: | ---: |",
+    ]
+    for variant, by_seed in curves.items():
+        conditional = any(c[-1]["cond_acc"] is not None for c in by_seed.values())
+        baseline = baselines[conditional]
+        target = final_mean(curves.get(baseline, {}), minutes)
+        mine = final_mean(by_seed, minutes)
+        cells = [spread([v for c in by_seed.values() if (v := value_at(c, m)) is not None])
+                 for m in points]  # fmt: skip
+        steps = spread([float(c[-1]["step"]) for c in by_seed.values()]).replace(".0", "")
+        ratio = f"{mine / target:.2f}" if target and mine is not None else "-"
+        reach = "-"
+        if target is not None:
+            times = [minutes_to_reach(c, target) for c in by_seed.values()]
+            reached = [t for t in times if t is not None]
+            reach = spread(reached) + (
+                f", {len(times) - len(reached)} seed(s) never" if len(reached) < len(times) else ""
+            )
+        accuracy = [c[-1]["cond_acc"] for c in by_seed.values() if c[-1]["cond_acc"] is not None]
+        acc = spread([100 * a for a in accuracy]) + "%" if accuracy else "-"
+        name = f"`{variant}`" + (" (baseline)" if variant == baseline else "")
+        lines.append(
+            f"| {name} | {len(by_seed)} | " + " | ".join(cells)
+            + f" | {steps} | {ratio} | {reach} | {acc} |"
+        )  # fmt: skip
+    return lines
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """FID against training minutes: the mean over seeds at each evaluation, with the band from
+    the best to the worst seed; unconditional and conditional variants on one log axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
-    for preset in dict.fromkeys(r["preset"] for r in rows):
-        points = [(r["minutes"], r["fid"]) for r in rows if r["preset"] == preset]
-        ax.plot(*zip(*points, strict=True), marker="o", label=preset)
-    ax.axhline(floor, color="grey", linestyle="--", label=f"floor: train vs test ({floor:.2f})")
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    for variant, by_seed in curves_of(rows).items():
+        xs, means, lows, highs = [], [], [], []
+        for i in range(min(len(c) for c in by_seed.values())):
+            values = [c[i]["fid"] for c in by_seed.values()]
+            xs.append(statistics.mean(c[i]["minutes"] for c in by_seed.values()))
+            means.append(statistics.mean(values))
+            lows.append(min(values))
+            highs.append(max(values))
+        (line,) = ax.plot(xs, means, marker="o", label=f"{variant} ({len(by_seed)} seeds)")
+        ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.2)
     ax.set_xlabel("training wall time (minutes, 2 CPU cores)")
     ax.set_ylabel("FID (evaluator features, lower is better)")
     ax.set_yscale("log")
@@ -117,79 +185,48 @@ def plot(rows: list[dict], floor: float, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--presets", nargs="+", default=["dcgan"])
+    parser.add_argument("--variants", nargs="+", default=["dcgan", "modern"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--points", type=int, default=10)
     parser.add_argument("--num-samples", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine()
     print(machine, flush=True)
-
-    first = resolve_config(args.presets[0])
-    start = time.perf_counter()
-    evaluator = load_or_train_evaluator(first.data)
-    evaluator_s = time.perf_counter() - start
-    floor = dataset_floor(first.data, first.eval.__class__(num_samples=args.num_samples), evaluator)
-    print(
-        f"evaluator {evaluator.key}: test accuracy {100 * evaluator.test_accuracy:.2f}% "
-        f"(ready in {evaluator_s:.0f} s); floor FID {floor['fid']:.3f}",
-        flush=True,
-    )
-
-    rows = []
-    for preset in args.presets:
-        rows += run_preset(preset, args.minutes, args.points, args.num_samples, args.out)
-        print(
-            f"{preset}: "
-            + ", ".join(
-                f"{r['minutes']:.1f} min FID {r['fid']:.2f}" for r in rows if r["preset"] == preset
-            ),
-            flush=True,
-        )
-
-    csv_path = args.out / "quality.csv"
-    png_path = Path("docs/images" if args.write_docs else args.out) / "quality-fid-vs-time.png"
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    plot(rows, floor["fid"], png_path)
-
-    table = [
-        "| preset | minutes | step | FID | KID x1000 | precision | recall | coverage | classes "
-        "| cond. accuracy | intra-class FID |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    table += [
-        f"| {r['preset']} | {r['minutes']:.1f} | {r['step']} | {r['fid']:.2f} | "
-        f"{1000 * r['kid']:.2f} | {r['precision']:.3f} | {r['recall']:.3f} | "
-        f"{r['coverage']:.3f} | {r['modes']} | {percent(r['cond_acc'])} | "
-        f"{number(r['intra_fid'])} |"
-        for r in rows
-    ]
-    table.append(
-        f"| floor (train vs test) | - | - | {floor['fid']:.2f} | "
-        f"{1000 * floor['kid']:.2f} | {floor['precision']:.3f} | {floor['recall']:.3f} | "
-        f"{floor['coverage']:.3f} | {floor['modes_covered']} | "
-        f"{percent(evaluator.test_accuracy)} (evaluator on real test images) | - |"
-    )
+    csv_path = args.out / CSV_NAME
+    rows = read_rows(csv_path)
+    if not args.summary_only:
+        for variant in args.variants:
+            for seed in args.seeds:
+                new = run_variant(args, variant, seed)
+                rows = [r for r in rows if (r["variant"], r["seed"]) != (variant, seed)] + new
+                write_rows(csv_path, rows)
+                curve = ", ".join(f"{r['minutes']:.1f} min FID {r['fid']:.1f}" for r in new)
+                print(f"{variant} seed {seed}: {curve}", flush=True)
+    variants = list(curves_of(rows))
+    baselines = {}
+    for variant in variants:
+        baselines.setdefault(is_conditional(variant), variant)
+    table = summarise(rows, args.minutes, baselines)
     print("\n".join(table))
+    png = Path("docs/images" if args.write_docs else args.out) / "quality-fid-vs-time.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    plot(rows, png)
     if args.write_docs:
         body = "\n".join(
             [
                 f"Machine: {machine}.",
                 "",
-                f"Command: `python benchmarks/quality.py --presets {' '.join(args.presets)} "
-                f"--minutes {args.minutes:g} --points {args.points} "
-                f"--num-samples {args.num_samples} "
-                "--write-docs`. FID/KID/precision/recall/coverage in the feature space of the "
-                f"Fashion-MNIST evaluator `{evaluator.key}` (test accuracy "
-                f"{100 * evaluator.test_accuracy:.2f}%), {args.num_samples} EMA-generator samples "
-                "against the 10,000 test images; evaluation time is not counted as training time.",
+                f"Command: `python benchmarks/quality.py --variants {' '.join(variants)} "
+                f"--seeds {' '.join(map(str, sorted({r['seed'] for r in rows})))} "
+                f"--minutes {args.minutes:g} --points {args.points}`, each (variant, seed) one "
+                "run on this machine, one at a time. FID in the Fashion-MNIST evaluator's "
+                f"features, {args.num_samples} EMA samples against the 10,000 test images, "
+                "evaluation time not counted as training time. Mean (min-max) over seeds.",
                 "",
                 "![FID against wall time](images/quality-fid-vs-time.png)",
                 "",

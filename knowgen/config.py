@@ -20,7 +20,7 @@ from knowgen.files import atomic_write_text
 from knowgen.knowledge.config import MOVED_KEYS, KnowledgeConfig, move_knowledge_keys
 from knowgen.losses import LossConfig
 from knowgen.metrics.config import EvalConfig
-from knowgen.models.registry import ModelConfig
+from knowgen.models.registry import CONDITIONAL_MODELS, ModelConfig
 from knowgen.sections import (  # noqa: F401 - re-exported: the section mechanics
     _parse_toml,
     dumps_toml,
@@ -57,8 +57,13 @@ class RunConfig:
 # teacher trained or the first step ran); tests/test_combinations.py tries every pair.
 REFUSED_COMBINATIONS = [
     (
-        lambda c: c.knowledge.conditional and c.model.name != "sagan",
-        "knowledge.condition needs model.name='sagan' (the conditional G and projection D)",
+        lambda c: c.knowledge.conditional and c.model.name not in CONDITIONAL_MODELS,
+        "knowledge.condition needs model.name 'sagan' or 'resnet' (a conditional G, projection D)",
+    ),
+    (
+        lambda c: c.model.name == "resnet" and c.knowledge.reader not in ("concat", "film"),
+        "model.name='resnet' reads knowledge by concatenation with z; set knowledge.fusion to "
+        "'concat' or 'film' (the same for resnet), or use model.name='sagan' for cross-attention",
     ),
     (
         lambda c: c.model.aux_classifier and not c.knowledge.conditional,

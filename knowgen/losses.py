@@ -9,7 +9,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-LossKind = Literal["non-saturating", "hinge", "wgan-gp"]
+LossKind = Literal["non-saturating", "hinge", "wgan-gp", "rpgan"]
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class LossConfig:
     gp_weight: float = 10.0  # WGAN-GP penalty weight lambda (Gulrajani et al. 2017)
     label_smoothing: float = 0.0  # one-sided: real targets become 1 - s (Salimans et al. 2016)
     r1_weight: float = 0.0  # gamma of the R1 penalty on real images (Mescheder et al. 2018)
-    r1_every: int = 16  # lazy R1: applied every k D steps, scaled by k (Karras et al. 2020)
+    r1_every: int = 16  # lazy R1 (and R2): every k D steps, scaled by k (Karras et al. 2020)
+    r2_weight: float = 0.0  # gamma of R2, the same penalty on generated images (R3GAN)
     aux_weight: float = 1.0  # ACGAN class loss weight, when D has an auxiliary classifier
     info_weight: float = 1.0  # InfoGAN: weight lambda of the mutual-information term
     info_continuous_weight: float = 0.1  # InfoGAN: continuous codes' NLL, relative to the above
@@ -30,6 +31,7 @@ class LossConfig:
     def __post_init__(self) -> None:
         weights = (
             "r1_weight",
+            "r2_weight",
             "aux_weight",
             "info_weight",
             "info_continuous_weight",
@@ -77,6 +79,18 @@ def d_loss_wasserstein(real: torch.Tensor, fake: torch.Tensor, smoothing: float 
     return fake.mean() - real.mean()
 
 
+def d_loss_relativistic(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0):
+    """softplus(D(G(z)) - D(x)) over paired real and generated images: RpGAN (Jolicoeur-Martineau
+    2019), which R3GAN (Huang et al. 2024) shows has no mode-dropping local optima and, with R1
+    and R2, converges locally. Each real image is paired with the generated one at its index."""
+    return F.softplus(fake - real).mean()
+
+
+def g_loss_relativistic(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """softplus(D(x) - D(G(z))): G makes each generated image look more real than its pair."""
+    return F.softplus(real - fake).mean()
+
+
 def gradient_penalty(
     discriminator: Callable[[torch.Tensor], torch.Tensor],
     real: torch.Tensor,
@@ -91,8 +105,9 @@ def gradient_penalty(
 
 
 def r1_penalty(scores: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """E[||grad_x D(x)||^2] on real images `real` (made with requires_grad) whose logits are
-    `scores`; pulls D's gradient at the data towards zero (Mescheder et al. 2018)."""
+    """E[||grad_x D(x)||^2] on images `real` (made with requires_grad) whose logits are `scores`;
+    pulls D's gradient at the data towards zero (Mescheder et al. 2018). On generated images the
+    same penalty is R2 (R3GAN: both together keep D and G near the equilibrium)."""
     (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)
     return grad.pow(2).flatten(1).sum(1).mean()
 
@@ -101,16 +116,21 @@ D_LOSSES = {
     "non-saturating": d_loss_non_saturating,
     "hinge": d_loss_hinge,
     "wgan-gp": d_loss_wasserstein,
+    "rpgan": d_loss_relativistic,
 }
+# Losses that pair each generated image's logit with a real one's: G's loss needs real logits.
+RELATIVISTIC = frozenset({"rpgan"})
 # The negative half of each D loss alone: what a matching-aware D pays for accepting a real
 # image under a caption of something else (Reed et al. 2016, GAN-CLS).
 D_NEGATIVE_LOSSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "non-saturating": lambda logits: F.softplus(logits).mean(),
     "hinge": lambda logits: F.relu(1.0 + logits).mean(),
     "wgan-gp": lambda logits: logits.mean(),
+    "rpgan": lambda logits: F.softplus(logits).mean(),
 }
-G_LOSSES = {
+G_LOSSES: dict[str, Callable[..., torch.Tensor]] = {
     "non-saturating": g_loss_non_saturating,
     "hinge": g_loss_wasserstein,
     "wgan-gp": g_loss_wasserstein,
+    "rpgan": g_loss_relativistic,
 }

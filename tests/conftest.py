@@ -7,6 +7,7 @@ import torch
 
 from knowgen.config import resolve_config
 from knowgen.data.datasets import FASHION_MNIST_DEBIAN_DIR, Dataset
+from knowgen.train import precision
 
 
 @pytest.fixture(autouse=True)
@@ -15,6 +16,18 @@ def isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("KNOWGEN_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.delenv("KNOWGEN_DATA", raising=False)
     torch.set_num_threads(2)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fp32_auto_precision():
+    """train.precision="auto" would pick bf16 on some machines and fp32 on others; tests of
+    trajectories and fixtures must not depend on the machine, nor time a micro-benchmark
+    (tests/train/test_precision.py tests "auto" itself). Session-wide, so that module-scoped
+    fixtures that train are pinned too."""
+    pinned = precision.PrecisionChoice("fp32", "pinned by the test suite")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(precision, "auto_precision", lambda device: pinned)
+        yield
 
 
 TINY = [
@@ -30,6 +43,7 @@ TINY = [
     "train.num_samples=16",
     "train.tensorboard=false",
     "train.ema_halflife_steps=10.0",
+    'train.precision="fp32"',  # subprocesses (torchrun workers) are not pinned by the fixture
 ]
 
 

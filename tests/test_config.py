@@ -38,7 +38,7 @@ def test_overrides_change_the_config():
         ("trian.steps=5", "unknown config section 'trian'"),
         ("train.steps=fast", "train.steps must be an integer"),
         ("train.steps=1.5", "train.steps must be an integer"),
-        ("loss.kind=mse", "loss.kind must be one of ['non-saturating', 'hinge', 'wgan-gp']"),
+        ("loss.kind=mse", "loss.kind must be one of ['non-saturating', 'hinge', 'wgan-gp', 'rpgan"),
         ("model.name=gpt", "unknown model.name 'gpt'"),
         ("train.batch_size=0", "train.batch_size must be > 0"),
         ("train.tensorboard=1", "train.tensorboard must be true or false"),

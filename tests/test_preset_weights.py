@@ -6,7 +6,8 @@ fingerprint of each tensor (its sum and its dot product with a fixed random vect
 exact on the machine kind that recorded it; another CPU's kernels (AVX2 vs AVX-512 convolutions)
 round differently, so there the fingerprint must agree to 1e-3 relative: rounding noise stays far
 below that after 20 steps, while any change in what is drawn, built or updated moves the weights
-by whole percents. Rewrite it (in its own commit, saying why) with
+by whole percents. Add new presets (and
+rewrite one whose entry was deleted, in its own commit, saying why) with
 `python -m tests.test_preset_weights --write`.
 """
 
@@ -38,6 +39,7 @@ TINY = [
     "train.num_samples=4",
     "train.tensorboard=false",
     "model.width=8",
+    'train.precision="fp32"',  # not "auto": the fixture must not depend on the machine's bf16
 ]
 
 
@@ -113,9 +115,10 @@ if __name__ == "__main__" and "--write" in sys.argv:
     import tempfile
 
     os.environ.setdefault("KNOWGEN_CACHE", tempfile.mkdtemp())
-    table = {}
-    for name in sorted(list_presets()):
+    # presets already recorded keep their entries (rewrite one by deleting it from the file)
+    table = json.loads(FIXTURE.read_text()) if FIXTURE.is_file() else {}
+    for name in sorted(set(list_presets()) - set(table)):
         with tempfile.TemporaryDirectory() as folder:
             table[name] = fingerprint(preset_weights(name, Path(folder) / "run"))
         print(name, table[name]["sha256"][:16], flush=True)
-    FIXTURE.write_text(json.dumps(table, indent=1) + "\n")
+    FIXTURE.write_text(json.dumps(dict(sorted(table.items())), indent=1) + "\n")

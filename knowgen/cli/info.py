@@ -15,8 +15,19 @@ NAME = "info"
 
 
 @reports_user_errors
-def command(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
+def command(
+    run_dir: Path | None = typer.Argument(None, help="A run directory."),
+    machine: bool = typer.Option(
+        False, "--machine", help="Describe this machine and the speed settings auto picks here."
+    ),
+) -> None:
     """Summarise a run: config, progress, checkpoints, latest metrics, samples, export."""
+    if machine:
+        typer.echo(describe_machine())
+        if run_dir is None:
+            return
+    if run_dir is None:
+        raise ValueError("give a run directory (knowgen info RUN) or --machine")
     cfg = read_config(run_dir / "config.toml")
     checkpoints = list_checkpoints(run_dir)
     lines = [
@@ -64,6 +75,32 @@ def command(run_dir: Path = typer.Argument(..., help="A run directory.")) -> Non
     export = run_dir / "export" / "generator.safetensors"
     lines.append(f"export      {export if export.is_file() else 'none (run knowgen export)'}")
     typer.echo("\n".join(lines))
+
+
+def describe_machine() -> str:
+    """What training would run on here: device, threads, bf16 units, what precision "auto"
+    resolves to and why (measured once per machine, then cached)."""
+    import os
+    import platform
+
+    import torch
+
+    from knowgen.train.precision import cpu_bf16_units, cpu_model, describe, resolve_precision
+    from knowgen.train.state import resolve_device
+
+    device = resolve_device("auto")
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
+    lines = [
+        f"cpu         {cpu_model() or platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}",
+        f"bf16 units  {', '.join(cpu_bf16_units()) or 'none'}",
+        f"gpu         {gpu}",
+        f"torch       {torch.__version__}",
+        f"device      {device} (train.device=auto)",
+        describe(resolve_precision("auto", device)).replace("precision ", "precision   ", 1)
+        + " (train.precision=auto)",
+    ]
+    return "\n".join(lines)
 
 
 def _last_record(path: Path) -> dict | None:

@@ -58,11 +58,6 @@ def text_grounder(cfg: KnowledgeConfig, class_names: list[str], dataset: str):
     return prompt_grounder(class_names, dataset)
 
 
-def fusion_mode(cfg: KnowledgeConfig) -> str:
-    """How G reads its knowledge: `knowledge.fusion` for fused kinds; a single kind through FiLM."""
-    return cfg.fusion if cfg.condition == "fusion" else "film"
-
-
 def condition_classes(cfg: KnowledgeConfig, aux_classifier: bool, num_classes: int) -> int:
     """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional.
     A text-conditional model is given no class, but its ACGAN head (if any) learns the classes."""

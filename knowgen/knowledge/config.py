@@ -85,6 +85,12 @@ class KnowledgeConfig:
     def conditional(self) -> bool:
         return self.condition != "none"
 
+    @property
+    def reader(self) -> str:
+        """How G reads its knowledge: `fusion` for fused kinds; a single kind through FiLM (in
+        models with normalisation layers to modulate)."""
+        return self.fusion if self.condition == "fusion" else "film"
+
 
 def move_knowledge_keys(raw: dict[str, Any]) -> dict[str, Any]:
     """A raw config with the knowledge keys that older presets, run directories and `--set`

@@ -9,11 +9,12 @@ from typing import Literal
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from knowgen.knowledge.conditioning import condition_classes, condition_encoder, fusion_mode
+from knowgen.knowledge.conditioning import condition_classes, condition_encoder
 from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.models.codes import InfoGenerator, LatentCodes
 from knowgen.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from knowgen.models.layers import ConditionalBatchNorm2d
+from knowgen.models.resnet import ResNetDiscriminator, ResNetGenerator
 from knowgen.models.sagan import SAGANDiscriminator, SAGANGenerator
 from knowgen.models.seed import (
     LinearDiscriminator,
@@ -40,14 +41,17 @@ class ModelConfig:
     attention: Literal["self", "transformer"] = "self"  # sagan: gated attention or full block
     attention_at: tuple[int, ...] = ()  # sagan: feature-map sides that get one, e.g. [14]
     heads: int = 1  # sagan: attention heads
-    aux_classifier: bool = False  # sagan, with knowledge: ACGAN class head on D besides projection
+    aux_classifier: bool = False  # sagan, resnet, with knowledge: ACGAN head on D beside projection
+    expansion: int = 2  # resnet: a residual block's middle width, as a multiple of its channels
+    group_width: int = 16  # resnet: channels per group of the block's 3x3 convolution
     info_categorical: tuple[int, ...] = ()  # InfoGAN: sizes of categorical codes, e.g. [10]
     info_continuous: int = 0  # InfoGAN: how many continuous codes (z_dim stays the noise size)
 
     def __post_init__(self) -> None:
         if self.name not in GENERATORS:
             raise ValueError(f"unknown model.name {self.name!r}; choose from {sorted(GENERATORS)}")
-        for key in ("z_dim", "width", "max_channels", "hidden", "heads"):
+        sizes = ("z_dim", "width", "max_channels", "hidden", "heads", "expansion", "group_width")
+        for key in sizes:
             if getattr(self, key) < 1:
                 raise ValueError(f"model.{key} must be >= 1, got {getattr(self, key)}")
         if self.name != "sagan" and self.attention_at:
@@ -84,7 +88,16 @@ GENERATORS: dict[str, Builder] = {
         cfg.attention,
         cfg.heads,
         encoder=condition_encoder(kn, k, kn.cond_dim, kn.text_noise),
-        fusion=fusion_mode(kn),
+        fusion=kn.reader,
+    ),
+    "resnet": lambda cfg, shape, k, kn: ResNetGenerator(
+        cfg.z_dim,
+        shape,
+        cfg.width,
+        cfg.max_channels,
+        cfg.expansion,
+        cfg.group_width,
+        encoder=condition_encoder(kn, k, kn.cond_dim, kn.text_noise),
     ),
 }
 
@@ -106,7 +119,19 @@ DISCRIMINATORS: dict[str, Builder] = {
         aux_classifier=cfg.aux_classifier,
         use_batchnorm=cfg.d_batchnorm,
     ),
+    "resnet": lambda cfg, shape, k, kn: ResNetDiscriminator(
+        shape,
+        cfg.width,
+        cfg.max_channels,
+        cfg.expansion,
+        cfg.group_width,
+        encoder_for=lambda dim: condition_encoder(kn, k, dim, for_d=True),
+        num_classes=k,
+        aux_classifier=cfg.aux_classifier,
+    ),
 }
+# The models whose G and D read knowledge (a condition encoder in G, a projection head in D).
+CONDITIONAL_MODELS = ("sagan", "resnet")
 
 
 def add_spectral_norm(module: nn.Module) -> nn.Module:

@@ -33,7 +33,8 @@ class TrainConfig:
     num_samples: int = 64  # images in each fixed-noise sample grid
     tensorboard: bool = True
     diffaugment: str = ""  # DiffAugment transforms for D's inputs, e.g. "color,translation,cutout"
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast dtype (fp16: + GradScaler)
+    # autocast dtype (fp16: + GradScaler); "auto": bf16 where measured faster, else fp32
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = False  # NHWC memory layout for G, D and batches (GPU tensor cores)
     compile: bool = False  # torch.compile G's forward and D's judge (slow to start; GPU)
     sync_batchnorm: bool = False  # torchrun on GPUs: BatchNorm statistics over the global batch

@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ from knowgen.train.distributed import World, init_world, leave_world
 from knowgen.train.evaluation import PeriodicEvaluation
 from knowgen.train.metrics_log import MetricsLog, SilentLog
 from knowgen.train.overfitting import OverfittingProbe
+from knowgen.train.precision import describe as describe_precision
+from knowgen.train.precision import resolve_precision
 from knowgen.train.state import TrainState, apply_optimizer_settings, init_state, resolve_device
 from knowgen.train.steps import d_step, g_step, generate_fake
 from knowgen.transfer import load_or_train_teacher
@@ -217,7 +219,7 @@ def train_step(
         logs = d_step(state, real, real_cond, fake, cfg.loss, policy, mismatched, aided)
         if update_g:
             fm = cfg.transfer.fm_weight
-            logs |= g_step(state, fake, cfg.loss, policy, real, fm, aided)
+            logs |= g_step(state, fake, cfg.loss, policy, real, fm, aided, real_cond)
     state.ema.update(state.generator, state.step)
     state.step += 1
     check_finite(logs, state.step)
@@ -322,6 +324,16 @@ class Run:
         return wrap(self.state.ema.model, self.meta | {k: config[k] for k in GENERATOR_SECTIONS})
 
 
+def chosen_precision(requested: str, device: torch.device, world: World) -> str:
+    """`train.precision` resolved ("auto" measured once per machine), logged with the reason;
+    under torchrun every rank takes rank 0's verdict, so no two ranks train differently."""
+    choice = resolve_precision(requested, device)
+    log.info(describe_precision(choice))
+    if requested != "auto" or not world.distributed:
+        return choice.precision
+    return "bf16" if world.agree(choice.precision == "bf16") else "fp32"
+
+
 def build_run(
     cfg: RunConfig, run_dir: Path, resume: bool, overwrite: bool, dataset: Dataset | None,
     world: World,
@@ -350,7 +362,8 @@ def build_run(
     if cfg.transfer.mode != "none":
         teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
         log.info("transfer %s from teacher %s", cfg.transfer.mode, teacher.key)
-    state = init_state(cfg.model, cfg.train, dataset.image_shape, device, num_classes,
+    train_cfg = replace(cfg.train, precision=chosen_precision(cfg.train.precision, device, world))
+    state = init_state(cfg.model, train_cfg, dataset.image_shape, device, num_classes,
                        cfg.transfer, teacher, world, conditioning, cfg.knowledge)  # fmt: skip
     if resume:  # every rank restores the same checkpoint: identical weights, RNG and step
         if payload is None:

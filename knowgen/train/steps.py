@@ -19,6 +19,7 @@ from knowgen.losses import (
     D_LOSSES,
     D_NEGATIVE_LOSSES,
     G_LOSSES,
+    RELATIVISTIC,
     LossConfig,
     gradient_penalty,
     r1_penalty,
@@ -122,10 +123,15 @@ def d_step(
         terms["d_aided"] = aided_weight * AIDED_D_LOSS(aided_real, aided_fake, 0.0)
     if real_aux is not None:  # ACGAN: D learns the classes of real images only
         terms["d_aux"] = cfg.aux_weight * F.cross_entropy(real_aux, real_cond["class"])
-    if cfg.r1_weight and state.step % cfg.r1_every == 0:
-        leaf = real_in.detach().requires_grad_(True)
-        scores = discriminator.judge(leaf, real_cond).logits
-        terms["d_r1"] = 0.5 * cfg.r1_weight * cfg.r1_every * r1_penalty(scores, leaf)
+    if state.step % cfg.r1_every == 0:  # lazy R1 on real images, R2 on generated ones
+        for name, weight, images, cond in (
+            ("d_r1", cfg.r1_weight, real_in, real_cond),
+            ("d_r2", cfg.r2_weight, fake_in, fake.cond),
+        ):
+            if weight:
+                leaf = images.detach().requires_grad_(True)
+                scores = discriminator.judge(leaf, cond).logits
+                terms[name] = 0.5 * weight * cfg.r1_every * r1_penalty(scores, leaf)
     backward_and_step(state, sum(terms.values()), state.opt_d, state.scaler_d, discriminator)
     logs = {k: v.detach() for k, v in terms.items()}
     return logs | {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
@@ -139,18 +145,27 @@ def g_step(
     real: torch.Tensor | None = None,
     fm_weight: float = 0.0,
     aided_weight: float = 0.0,
+    real_cond: Conditions | None = None,
 ) -> dict[str, torch.Tensor]:
     """Update G through `fake` (made with grad) to fool D (and the vision-aided second D, when
     there is one). D's trainable weights are frozen for the pass, which skips computing their
     gradients. With a feature-matching teacher, G also matches the teacher's feature statistics
-    of `real`."""
+    of `real`. A relativistic loss compares each generated image's logit with that of the real
+    image `real` (under `real_cond`) paired with it; those logits are constants for G."""
     trainable = [p for p in state.discriminator.parameters() if p.requires_grad]
     for parameter in trainable:
         parameter.requires_grad_(False)
     try:
         fake_in = diff_augment(fake.images, policy)
         judged = state.discriminator.judge(fake_in, fake.cond)
-        terms = {"g_adv": G_LOSSES[cfg.kind](judged.logits)}
+        if cfg.kind in RELATIVISTIC:
+            if real is None:
+                raise ValueError(f"loss.kind={cfg.kind!r} needs the real batch in G's step")
+            with torch.no_grad():
+                paired = state.discriminator(diff_augment(real, policy), real_cond)
+            terms = {"g_adv": G_LOSSES[cfg.kind](judged.logits, paired)}
+        else:
+            terms = {"g_adv": G_LOSSES[cfg.kind](judged.logits)}
         if state.aided is not None and aided_weight:
             terms["g_aided"] = aided_weight * AIDED_G_LOSS(state.aided(fake_in, fake.cond))
         if judged.aux is not None:  # ACGAN: G makes images D classifies as the class asked for

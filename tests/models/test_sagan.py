@@ -96,7 +96,7 @@ def test_spectral_norm_bounds_each_weight_by_one():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (['model.name="dcgan"', 'knowledge.condition="class"'], "needs model.name='sagan'"),
+        (['model.name="dcgan"', 'knowledge.condition="class"'], "'sagan' or 'resnet'"),
         (['model.name="dcgan"', "model.attention_at=[7]"], "needs model.name='sagan'"),
         (['model.name="sagan"', "model.aux_classifier=true"], "needs knowledge.condition"),
     ],
@@ -118,3 +118,32 @@ def test_transformer_attention_variant_builds_and_runs():
     images = generator(torch.randn(2, 8))
     assert discriminator(images).shape == (2,)
     assert sum(type(m).__name__ == "TransformerBlock2d" for m in generator.modules()) == 2
+
+
+@pytest.mark.parametrize("side", [28, 32, 64])
+def test_resnet_pair_sizes_and_starts_as_identity_blocks(side):
+    from knowgen.models.resnet import ResidualBlock
+
+    cfg = ModelConfig(name="resnet", z_dim=16, width=8)
+    generator, discriminator = (
+        build_generator(cfg, (3, side, side)),
+        build_discriminator(cfg, (3, side, side)),
+    )
+    images = generator(torch.randn(4, 16))
+    assert images.shape == (4, 3, side, side) and images.abs().max() <= 1
+    assert discriminator(images).shape == (4,)
+    block = next(m for m in generator.modules() if isinstance(m, ResidualBlock))
+    x = torch.randn(2, block.expand.in_channels, 5, 5)
+    assert torch.equal(block(x), x)  # fix-up: the residual branch starts at zero
+
+
+def test_class_conditional_resnet_reads_the_class():
+    cfg = resolve_config("modern-cgan", ["model.width=8"])
+    knowledge = KnowledgeConfig(condition="class")
+    generator = build_generator(cfg.model, (1, 28, 28), 10, knowledge)
+    discriminator = build_discriminator(cfg.model, (1, 28, 28), 10, knowledge)
+    z = torch.randn(1, cfg.model.z_dim).repeat(2, 1)
+    images = generator(z, {"class": torch.tensor([0, 5])})
+    assert not torch.allclose(images[0], images[1])
+    judged = discriminator.judge(images, {"class": torch.tensor([0, 5])})
+    assert judged.aux.shape == (2, 10)
