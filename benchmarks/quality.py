@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.curves import minutes_to_reach, spread, value_at  # noqa: E402
+from benchmarks.curves import fid_at_step, minutes_to_reach, spread, value_at  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
@@ -136,10 +136,11 @@ def summarise(rows: list[dict], minutes: float, baselines: dict[bool, str]) -> l
         mine = final_mean(by_seed, minutes)
         cells = [spread([v for c in by_seed.values() if (v := value_at(c, m)) is not None])
                  for m in points]  # fmt: skip
-        steps = spread([float(c[-1]["step"]) for c in by_seed.values()]).replace(".0", "")
+        finals = [c[-1]["step"] for c in by_seed.values()]
+        steps = f"{statistics.mean(finals):,.0f} ({min(finals):,}–{max(finals):,})"
         ratio = f"{mine / target:.2f}" if target and mine is not None else "-"
         reach = "-"
-        if target is not None:
+        if target is not None and variant != baseline:
             times = [minutes_to_reach(c, target) for c in by_seed.values()]
             reached = [t for t in times if t is not None]
             reach = spread(reached) + (
@@ -155,25 +156,51 @@ def summarise(rows: list[dict], minutes: float, baselines: dict[bool, str]) -> l
     return lines
 
 
+def equal_steps(rows: list[dict], minutes: float, baselines: dict[bool, str]) -> list[str]:
+    """Per variant and seed: its FID at the end against its baseline's (same seed) at the same
+    step, so that what a step costs and what a step achieves can be told apart (bf16 against
+    fp32 must not lose quality per step)."""
+    curves = curves_of(rows)
+    lines = []
+    for variant, by_seed in curves.items():
+        conditional = any(c[-1]["cond_acc"] is not None for c in by_seed.values())
+        baseline = baselines[conditional]
+        if variant == baseline:
+            continue
+        for seed, curve in sorted(by_seed.items()):
+            base = curves.get(baseline, {}).get(seed)
+            if not base:
+                continue
+            step, fid = curve[-1]["step"], curve[-1]["fid"]
+            reference = fid_at_step(base, step)
+            if reference is None:  # more steps than the baseline made: compare at its last step
+                step, reference = base[-1]["step"], base[-1]["fid"]
+                fid = fid_at_step(curve, step)
+                if fid is None:
+                    continue
+            lines.append(
+                f"- `{variant}` seed {seed}: FID {fid:.1f} at step {step:,}, `{baseline}` "
+                f"{reference:.1f} at the same step (ratio {fid / reference:.2f})"
+            )
+    return lines
+
+
 def plot(rows: list[dict], path: Path) -> None:
-    """FID against training minutes: the mean over seeds at each evaluation, with the band from
-    the best to the worst seed; unconditional and conditional variants on one log axis."""
+    """FID against training minutes: one line per seed, one colour per variant (a mean would
+    hide a seed that collapsed, a band would hide which one); log axis."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
-    for variant, by_seed in curves_of(rows).items():
-        xs, means, lows, highs = [], [], [], []
-        for i in range(min(len(c) for c in by_seed.values())):
-            values = [c[i]["fid"] for c in by_seed.values()]
-            xs.append(statistics.mean(c[i]["minutes"] for c in by_seed.values()))
-            means.append(statistics.mean(values))
-            lows.append(min(values))
-            highs.append(max(values))
-        (line,) = ax.plot(xs, means, marker="o", label=f"{variant} ({len(by_seed)} seeds)")
-        ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.2)
+    for index, (variant, by_seed) in enumerate(curves_of(rows).items()):
+        colour = f"C{index}"
+        for number, curve in enumerate(by_seed.values()):
+            label = f"{variant} ({len(by_seed)} seed{'s' if len(by_seed) > 1 else ''})"
+            minutes, fids = [r["minutes"] for r in curve], [r["fid"] for r in curve]
+            ax.plot(minutes, fids, color=colour, marker="o", markersize=3, linewidth=1.2,
+                    label=label if number == 0 else None)  # fmt: skip
     ax.set_xlabel("training wall time (minutes, 2 CPU cores)")
     ax.set_ylabel("FID (evaluator features, lower is better)")
     ax.set_yscale("log")
@@ -212,7 +239,8 @@ def main() -> None:
     for variant in variants:
         baselines.setdefault(is_conditional(variant), variant)
     table = summarise(rows, args.minutes, baselines)
-    print("\n".join(table))
+    steps = equal_steps(rows, args.minutes, baselines)
+    print("\n".join(table + ["", "At equal steps:", *steps]))
     png = Path("docs/images" if args.write_docs else args.out) / "quality-fid-vs-time.png"
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, png)
@@ -231,6 +259,11 @@ def main() -> None:
                 "![FID against wall time](images/quality-fid-vs-time.png)",
                 "",
                 *table,
+                "",
+                "At equal steps (each variant's last evaluation against its baseline's curve, "
+                "same seed, interpolated between evaluations):",
+                "",
+                *steps,
             ]
         )
         write_section("docs/benchmarks.md", "Quality: FID against wall time", body)

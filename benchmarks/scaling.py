@@ -7,8 +7,8 @@ threads each (torchrun's default of 1 thread per process when N = C).
 
     python benchmarks/scaling.py                       # dcgan, 1 vs 2 processes, this CPU
     python benchmarks/scaling.py --presets dcgan sagan --write-docs
-    python benchmarks/scaling.py --device cuda --batch 256 --gpu-options   # one GPU: fp32 vs
-        # bf16 + channels-last + compile
+    python benchmarks/scaling.py --device cuda --batch 256 --gpu-options \
+        --presets dcgan modern cgan modern-cgan    # one GPU: fp32 vs auto vs bf16 + NHWC + compile
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--gpu-options", action="store_true", help="fp32 vs bf16+NHWC+compile")
+    parser.add_argument(
+        "--gpu-options", action="store_true", help="fp32 vs auto vs bf16+NHWC+compile"
+    )
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     print(describe_machine(), flush=True)
@@ -74,9 +76,12 @@ def main() -> None:
     rows = []
     for preset in args.presets:
         device = [f'train.device="{args.device}"']
+        if not args.gpu_options:  # processes and threads compared at one precision, fp32
+            device.append('train.precision="fp32"')
         if args.gpu_options:
             variants = {
-                "fp32": device,
+                "fp32": device + ['train.precision="fp32"'],
+                "precision auto (the default)": device + ['train.precision="auto"'],
                 "bf16 + channels-last + compile": device
                 + ['train.precision="bf16"', "train.channels_last=true", "train.compile=true"],
             }
