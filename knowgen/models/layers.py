@@ -43,6 +43,42 @@ class Judgement(NamedTuple):
     aux: torch.Tensor | None = None
 
 
+class ProjectionHeads(nn.Module):
+    """The heads every trunk-based conditional D (sagan, resnet) puts on its features: a linear
+    real/fake logit, the projection term <embed(cond), h> (Miyato & Koyama 2018) when it reads
+    knowledge, an optional ACGAN class head, and InfoGAN's Q head slot. A subclass defines
+    `features(x)` and calls `add_heads` once its trunk is built."""
+
+    def add_heads(
+        self, feature_dim: int, encoder_for, num_classes: int, aux_classifier: bool
+    ) -> None:
+        self.head = nn.Linear(feature_dim, 1)
+        self.encoder = encoder_for(feature_dim)
+        self.q_head = None  # InfoGAN's Q head, set by the training state when a run has codes
+        self.aux_head = nn.Linear(feature_dim, num_classes) if aux_classifier else None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def judge(self, x: torch.Tensor, cond=None) -> Judgement:
+        """Logits, trunk features and (with an auxiliary head) class logits from one pass."""
+        h = self.features(x)
+        aux = self.aux_head(h) if self.aux_head is not None else None
+        return Judgement(self.score(h, cond), h, aux)
+
+    def score(self, h: torch.Tensor, cond=None) -> torch.Tensor:
+        """Logits of trunk features `h` under conditions `cond`: linear(h) + <embed(cond), h>.
+        Scoring the same real features under other conditions is the matching-aware negative."""
+        logits = self.head(h).flatten()
+        if self.encoder is not None:
+            logits = logits + (self.encoder(cond).pooled * h).sum(1)
+        return logits
+
+    def forward(self, x: torch.Tensor, cond=None) -> torch.Tensor:
+        """Images (B, C, H, W) (+ conditions) -> logits (B,)."""
+        return self.judge(x, cond).logits
+
+
 def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """Keras/TensorFlow 'same' padding (before, after) for one spatial dimension.
 

@@ -25,7 +25,7 @@ from torch import nn
 
 from knowgen.knowledge import Conditions, KnowledgeEncoder
 from knowgen.models.dcgan import dcgan_geometry, stage_channels
-from knowgen.models.layers import Judgement
+from knowgen.models.layers import ProjectionHeads
 
 
 class ResidualBlock(nn.Module):
@@ -113,7 +113,7 @@ class ResNetGenerator(nn.Module):
         return torch.tanh(self.to_image(x))
 
 
-class ResNetDiscriminator(nn.Module):
+class ResNetDiscriminator(ProjectionHeads):
     """Image -> Conv 4/2/1 -> [block, 1x1 conv, 2x average pool] per stage -> features h ->
     linear(h) + <embed(cond), h> (projection) [+ an auxiliary class head]."""
 
@@ -139,10 +139,7 @@ class ResNetDiscriminator(nn.Module):
             init_transition(nn.Conv2d(a, b, 1)) for a, b in zip(widths, widths[1:], strict=False)
         )
         feature_dim = widths[-1] * base * base
-        self.head = nn.Linear(feature_dim, 1)
-        self.encoder = encoder_for(feature_dim)
-        self.q_head = None  # InfoGAN's Q head, set by the training state when a run has codes
-        self.aux_head = nn.Linear(feature_dim, num_classes) if aux_classifier else None
+        self.add_heads(feature_dim, encoder_for, num_classes, aux_classifier)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) -> trunk features h (B, feature_dim)."""
@@ -152,20 +149,3 @@ class ResNetDiscriminator(nn.Module):
             if i < len(self.transitions):
                 x = F.avg_pool2d(F.leaky_relu(self.transitions[i](x), 0.2), 2)
         return x.flatten(1)
-
-    def judge(self, x: torch.Tensor, cond: Conditions | None = None) -> Judgement:
-        """Logits, trunk features and (with an auxiliary head) class logits from one pass."""
-        h = self.features(x)
-        aux = self.aux_head(h) if self.aux_head is not None else None
-        return Judgement(self.score(h, cond), h, aux)
-
-    def score(self, h: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
-        """Logits of trunk features `h` under `cond`: linear(h) + <embed(cond), h>."""
-        logits = self.head(h).flatten()
-        if self.encoder is not None:
-            logits = logits + (self.encoder(cond).pooled * h).sum(1)
-        return logits
-
-    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
-        """Images (B, C, H, W) (+ conditions) -> logits (B,)."""
-        return self.judge(x, cond).logits

@@ -20,7 +20,7 @@ from knowgen.models.dcgan import dcgan_geometry, stage_channels
 from knowgen.models.layers import (
     ConditionalBatchNorm2d,
     CrossAttention2d,
-    Judgement,
+    ProjectionHeads,
     attention_block,
 )
 
@@ -120,7 +120,7 @@ class SAGANGenerator(nn.Module):
         return torch.tanh(self.to_image(x))
 
 
-class SAGANDiscriminator(nn.Module):
+class SAGANDiscriminator(ProjectionHeads):
     """Image -> [Conv 4/2/1, LReLU, attention?] * stages -> features h -> linear(h)
     + <embed(y), h> (projection) [+ an auxiliary class head]."""
 
@@ -155,29 +155,8 @@ class SAGANDiscriminator(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.trunk.apply(init_sagan_weights)
         feature_dim = widths[-1] * base * base  # the map flattened, as DCGAN's last conv sees it
-        self.head = nn.Linear(feature_dim, 1)
-        self.encoder = encoder_for(feature_dim)
-        self.q_head = None  # InfoGAN's Q head, set by the training state when a run has codes
-        self.aux_head = nn.Linear(feature_dim, num_classes) if aux_classifier else None
+        self.add_heads(feature_dim, encoder_for, num_classes, aux_classifier)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) -> trunk features h (B, feature_dim)."""
         return self.trunk(x).flatten(1)
-
-    def judge(self, x: torch.Tensor, cond: Conditions | None = None) -> Judgement:
-        """Logits, trunk features and (with an auxiliary head) class logits from one pass."""
-        h = self.features(x)
-        aux = self.aux_head(h) if self.aux_head is not None else None
-        return Judgement(self.score(h, cond), h, aux)
-
-    def score(self, h: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
-        """Logits of trunk features `h` under conditions `cond`: linear(h) + <embed(cond), h>.
-        Scoring the same real features under other conditions is the matching-aware negative."""
-        logits = self.head(h).flatten()
-        if self.encoder is not None:
-            logits = logits + (self.encoder(cond).pooled * h).sum(1)
-        return logits
-
-    def forward(self, x: torch.Tensor, cond: Conditions | None = None) -> torch.Tensor:
-        """Images (B, C, H, W) (+ conditions) -> logits (B,)."""
-        return self.judge(x, cond).logits
