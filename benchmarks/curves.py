@@ -6,7 +6,9 @@ other logged value)."""
 
 from __future__ import annotations
 
+import csv
 import statistics
+from pathlib import Path
 
 
 def value_at(curve: list[dict], minutes: float, key: str = "fid") -> float | None:
@@ -45,3 +47,30 @@ def spread(values: list[float]) -> str:
     if len(values) == 1:
         return f"{values[0]:.1f} (1 seed)"
     return f"{statistics.mean(values):.1f} ({min(values):.1f}–{max(values):.1f})"
+
+
+def read_rows(
+    path: Path, ints: tuple[str, ...], floats: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[dict]:
+    """A benchmark's accumulated CSV rows with their numbers typed back (`optional` floats may be
+    empty, read as None); no file yet is no rows."""
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        for key in ints:
+            row[key] = int(row[key])
+        for key in floats:
+            row[key] = float(row[key])
+        for key in optional:
+            row[key] = float(row[key]) if row[key] else None
+    return rows
+
+
+def write_rows(path: Path, rows: list[dict], fields: list[str]) -> None:
+    """Rewrite a benchmark's CSV with every row so far (after each run, so a stop loses none)."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)

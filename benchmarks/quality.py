@@ -17,7 +17,6 @@ variants can run in separate invocations on the same machine.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -25,7 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.curves import fid_at_step, minutes_to_reach, spread, value_at  # noqa: E402
+from benchmarks.curves import (  # noqa: E402
+    fid_at_step,
+    minutes_to_reach,
+    read_rows,
+    spread,
+    value_at,
+    write_rows,
+)
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
@@ -81,26 +87,6 @@ def run_variant(args, variant: str, seed: int) -> list[dict]:
                 }
             )
     return rows
-
-
-def read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        row["seed"], row["step"] = int(row["seed"]), int(row["step"])
-        for key in ("minutes", "fid", "precision", "recall"):
-            row[key] = float(row[key])
-        row["cond_acc"] = float(row["cond_acc"]) if row["cond_acc"] else None
-    return rows
-
-
-def write_rows(path: Path, rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def curves_of(rows: list[dict]) -> dict[str, dict[int, list[dict]]]:
@@ -225,13 +211,14 @@ def main() -> None:
     machine = describe_machine()
     print(machine, flush=True)
     csv_path = args.out / CSV_NAME
-    rows = read_rows(csv_path)
+    rows = read_rows(csv_path, ("seed", "step"), ("minutes", "fid", "precision", "recall"),
+                     ("cond_acc",))  # fmt: skip
     if not args.summary_only:
         for variant in args.variants:
             for seed in args.seeds:
                 new = run_variant(args, variant, seed)
                 rows = [r for r in rows if (r["variant"], r["seed"]) != (variant, seed)] + new
-                write_rows(csv_path, rows)
+                write_rows(csv_path, rows, FIELDS)
                 curve = ", ".join(f"{r['minutes']:.1f} min FID {r['fid']:.1f}" for r in new)
                 print(f"{variant} seed {seed}: {curve}", flush=True)
     variants = list(curves_of(rows))

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.machine import describe_machine  # noqa: E402
 from benchmarks.quality import parse_variant  # noqa: E402
+from benchmarks.scaling import QUIET  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
@@ -29,14 +30,7 @@ from knowgen.train.loop import train  # noqa: E402
 def final_d_loss(variant: str, seed: int, steps: int, folder: Path) -> float:
     """Mean D adversarial loss of the last logged window of a `steps`-step run."""
     preset, settings = parse_variant(variant)
-    quiet = [
-        f"train.steps={steps}",
-        f"train.seed={seed}",
-        "train.log_every=50",
-        "train.sample_every=100000",
-        "train.checkpoint_every=100000",
-        "train.tensorboard=false",
-    ]
+    quiet = QUIET + [f"train.steps={steps}", f"train.seed={seed}", "train.log_every=50"]
     run = folder / f"seed{seed}"
     train(resolve_config(preset, quiet + settings), run, overwrite=True)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -22,7 +22,6 @@ the same machine; the summary is printed from every row there.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -31,7 +30,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.curves import fid_at_step, minutes_to_reach, spread, value_at  # noqa: E402
+from benchmarks.curves import (  # noqa: E402
+    fid_at_step,
+    minutes_to_reach,
+    read_rows,
+    spread,
+    value_at,
+    write_rows,
+)
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
@@ -90,20 +96,6 @@ def run_mode(args, mode: str, seed: int) -> list[dict]:
                     "d_overfit_gap": gap if gap is not None else "",
                 }
             )
-    return rows
-
-
-def read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with open(path, encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    for row in rows:
-        for key in ("images", "seed", "step"):
-            row[key] = int(row[key])
-        for key in ("minutes", "fid"):
-            row[key] = float(row[key])
-        row["d_overfit_gap"] = float(row["d_overfit_gap"]) if row["d_overfit_gap"] else None
     return rows
 
 
@@ -238,16 +230,13 @@ def main() -> None:
     print(teacher_line, flush=True)
 
     csv_path = args.out / "transfer-few.csv"
-    rows = read_rows(csv_path)
+    rows = read_rows(csv_path, ("images", "seed", "step"), ("minutes", "fid"), ("d_overfit_gap",))
     for mode in [] if args.summary_only else args.modes:
         for seed in args.seeds:
             same = (args.images, mode, seed)
             rows = [r for r in rows if (r["images"], r["mode"], r["seed"]) != same]
             rows += run_mode(args, mode, seed)
-            with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=FIELDS)
-                writer.writeheader()
-                writer.writerows(rows)
+            write_rows(csv_path, rows, FIELDS)
             print("\n".join(summarise(rows, args.images, args.minutes)), flush=True)
 
     lines = summarise(rows, args.images, args.minutes)
