@@ -17,10 +17,25 @@ def test_shapes_and_range(name, shape):
     torch.manual_seed(0)
     cfg = ModelConfig(name=name, z_dim=16, width=8)
     generator, discriminator = build_generator(cfg, shape), build_discriminator(cfg, shape)
-    images = generator(torch.randn(4, 16))
+    images = generator.eval()(torch.randn(4, 16))
     assert images.shape == (4, *shape)
     assert images.min() >= -1 and images.max() <= 1
     assert discriminator(images).shape == (4,)
+
+
+def test_resnet_output_is_linear_in_training_and_clamped_in_eval():
+    """No tanh to saturate: a pixel pushed past -1 in training still gets D's gradient back."""
+    torch.manual_seed(0)
+    generator = build_generator(ModelConfig(name="resnet", z_dim=16, width=8), (1, 28, 28))
+    with torch.no_grad():
+        generator.to_image.weight.mul_(1000)
+    z = torch.randn(4, 16, requires_grad=True)
+    images = generator.train()(z)
+    assert images.abs().max() > 1
+    images.sum().backward()
+    assert z.grad.abs().sum() > 0
+    clamped = generator.eval()(z)
+    assert clamped.min() >= -1 and clamped.max() <= 1
 
 
 @pytest.mark.parametrize("name", sorted(GENERATORS))
