@@ -83,7 +83,7 @@ def run_variant(args, variant: str, seed: int) -> list[dict]:
                     "fid": record["fid"],
                     "precision": record["precision"],
                     "recall": record["recall"],
-                    "cond_acc": record.get("conditional_accuracy", ""),
+                    "cond_acc": record.get("conditional_accuracy"),  # None: written as ""
                 }
             )
     return rows

@@ -90,6 +90,11 @@ REFUSED_COMBINATIONS = [
         "only; use knowledge.condition 'none' or 'class' with them",
     ),
     (
+        lambda c: c.train.compile and c.loss.penalises_gradients,
+        "train.compile cannot train a gradient penalty (loss.r1_weight, loss.r2_weight or "
+        "wgan-gp): torch.compile's aot_autograd has no double backward; set train.compile=false",
+    ),
+    (
         lambda c: c.transfer.teacher_classes is not None and c.transfer.mode == "none",
         "transfer.teacher_classes trains a teacher, which transfer.mode='none' never uses; set a "
         "transfer.mode",

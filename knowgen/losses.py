@@ -50,6 +50,12 @@ class LossConfig:
                 f"loss.label_smoothing must be in [0, 0.5), got {self.label_smoothing}"
             )
 
+    @property
+    def penalises_gradients(self) -> bool:
+        """Whether D's loss differentiates a gradient (R1, R2, WGAN-GP): a double backward."""
+        wgan_gp = self.kind == "wgan-gp" and self.gp_weight > 0
+        return wgan_gp or self.r1_weight > 0 or self.r2_weight > 0
+
 
 def d_loss_non_saturating(real: torch.Tensor, fake: torch.Tensor, smoothing: float = 0.0):
     """-log D(x) - log(1 - D(G(z))) with D = sigmoid(logit) (Goodfellow et al. 2014)."""

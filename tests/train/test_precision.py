@@ -66,6 +66,13 @@ def test_compile_trains(tmp_path):
     assert state.step == 12
 
 
+@pytest.mark.parametrize("preset", ["modern", "dcgan-wgan-gp"])
+def test_compile_with_a_gradient_penalty_is_refused_at_config_time(preset):
+    """aot_autograd has no double backward: the R1/R2/GP step would fail after set-up."""
+    with pytest.raises(ValueError, match="train.compile cannot train a gradient penalty"):
+        resolve_config(preset, ["train.compile=true"])
+
+
 # train.precision="auto": the real resolver (conftest pins it to fp32 for every other test)
 from knowgen.train import precision as precision_module  # noqa: E402
 
