@@ -35,7 +35,7 @@ class TrainConfig:
     diffaugment: str = ""  # DiffAugment transforms for D's inputs, e.g. "color,translation,cutout"
     # autocast dtype (fp16: + GradScaler); "auto": bf16 where measured faster, else fp32
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    channels_last: bool = False  # NHWC memory layout for G, D and batches (GPU tensor cores)
+    channels_last: bool = False  # NHWC for G, D and batches (GPU tensor cores; modern on CPU)
     compile: bool = False  # torch.compile G's forward and D's judge (slow to start; GPU)
     sync_batchnorm: bool = False  # torchrun on GPUs: BatchNorm statistics over the global batch
 
