@@ -1,0 +1,39 @@
+"""The arithmetic every benchmark claim rests on: curves read at a time, intervals over seeds."""
+
+import math
+
+import pytest
+
+from benchmarks.curves import value_at
+from benchmarks.seeds import interval95, overlap
+
+CURVE = [
+    {"minutes": 1.7, "fid": 270.0},
+    {"minutes": 3.3, "fid": 180.0},
+    {"minutes": 10.0, "fid": 90.0},
+]
+
+
+def test_value_at_interpolates_between_evaluations():
+    assert value_at(CURVE, 2.5) == pytest.approx(225.0)
+    assert value_at(CURVE, 3.3) == pytest.approx(180.0)
+
+
+def test_value_at_takes_the_last_evaluation_when_just_past_it_and_none_before_the_first():
+    assert value_at(CURVE, 10.5) == 90.0
+    assert value_at(CURVE, 12.0) is None
+    assert value_at(CURVE, 1.0) is None
+    assert value_at(CURVE, 1.6) == 270.0  # the first evaluation fell due a little late
+
+
+def test_interval95_is_student_t_over_seeds():
+    mean, half = interval95([1.0, 2.0, 3.0])
+    assert mean == 2.0
+    assert half == pytest.approx(4.303 * 1.0 / math.sqrt(3))
+    assert math.isnan(interval95([5.0])[1])
+
+
+def test_overlap_needs_both_intervals_apart_to_call_a_winner():
+    assert not overlap([10.0, 10.5, 11.0], [20.0, 20.5, 21.0])
+    assert overlap([10.0, 15.0, 20.0], [14.0, 16.0, 18.0])
+    assert overlap([10.0], [20.0])  # one run is never a claim
