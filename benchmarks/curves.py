@@ -7,8 +7,15 @@ other logged value)."""
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 from pathlib import Path
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """A run's metrics.jsonl records in order: what every benchmark reads its figures from."""
+    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
 
 
 def value_at(curve: list[dict], minutes: float, key: str = "fid") -> float | None:

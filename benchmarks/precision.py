@@ -18,7 +18,6 @@ Speed is not what this measures, so it does not matter how long each run takes.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.curves import spread  # noqa: E402
+from benchmarks.curves import read_metrics, spread  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from benchmarks.scaling import QUIET, train_images_per_s  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
@@ -64,7 +63,7 @@ def fid_after_steps(preset: str, precision: str, seed: int, steps: int, samples:
     with tempfile.TemporaryDirectory() as folder:
         run = Path(folder) / "run"
         train(resolve_config(preset, settings), run)
-        records = [json.loads(line) for line in (run / "metrics.jsonl").open()]
+        records = read_metrics(run)
     return [r["fid"] for r in records if "fid" in r][-1]
 
 

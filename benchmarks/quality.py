@@ -17,7 +17,6 @@ variants can run in separate invocations on the same machine.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -27,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.curves import (  # noqa: E402
     fid_at_step,
     minutes_to_reach,
+    read_metrics,
     read_rows,
     spread,
     value_at,
@@ -71,8 +71,7 @@ def run_variant(args, variant: str, seed: int) -> list[dict]:
     )
     train(cfg, run_dir, overwrite=True)
     rows = []
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
+    for record in read_metrics(run_dir):
         if "fid" in record:
             rows.append(
                 {

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.curves import read_metrics  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 
 RESULTS = Path("benchmarks/results/scaling")
@@ -54,7 +55,7 @@ def train_images_per_s(
         launcher += ["-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={processes}"]
     env = os.environ | {"OMP_NUM_THREADS": str(threads)}
     subprocess.run(launcher + command, check=True, env=env, capture_output=True, text=True)
-    records = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+    records = read_metrics(out)
     rates = [r["images_per_s"] for r in records if "images_per_s" in r][1:]
     return statistics.median(rates)
 

@@ -13,13 +13,13 @@ seed), so a setting can be screened over many seeds before it is timed over few.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.curves import read_metrics  # noqa: E402
 from benchmarks.machine import describe_machine  # noqa: E402
 from benchmarks.quality import parse_variant  # noqa: E402
 from benchmarks.scaling import QUIET  # noqa: E402
@@ -33,8 +33,7 @@ def final_d_loss(variant: str, seed: int, steps: int, folder: Path) -> float:
     quiet = QUIET + [f"train.steps={steps}", f"train.seed={seed}", "train.log_every=50"]
     run = folder / f"seed{seed}"
     train(resolve_config(preset, quiet + settings), run, overwrite=True)
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r["d_adv"] for r in records if "d_adv" in r][-1]
+    return [r["d_adv"] for r in read_metrics(run) if "d_adv" in r][-1]
 
 
 def main() -> None:

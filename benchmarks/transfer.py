@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.curves import (  # noqa: E402
     fid_at_step,
     minutes_to_reach,
+    read_metrics,
     read_rows,
     spread,
     value_at,
@@ -81,8 +82,7 @@ def run_mode(args, mode: str, seed: int) -> list[dict]:
     ]
     train(resolve_config(args.preset, overrides), run_dir, overwrite=True)
     rows, gap = [], None
-    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        record = json.loads(line)
+    for record in read_metrics(run_dir):
         gap = record.get("d_overfit_gap", gap)
         if "fid" in record:
             rows.append(
