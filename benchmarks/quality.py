@@ -39,6 +39,7 @@ from knowgen.train.loop import train  # noqa: E402
 FIELDS = ["variant", "seed", "step", "minutes", "fid", "precision", "recall", "cond_acc"]
 REPORT_MINUTES = (1, 2, 3, 5, 10)
 CSV_NAME = "quality-seeds.csv"
+SECTION = "Quality: FID against wall time"
 
 
 def parse_variant(variant: str) -> tuple[str, list[str]]:
@@ -195,6 +196,22 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path)
 
 
+def image_name(title: str) -> str:
+    """The curve image of a docs section: the default section keeps its historical name."""
+    if title == SECTION:
+        return "quality-fid-vs-time.png"
+    slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+    return "-".join(part for part in slug.split("-") if part) + ".png"
+
+
+def rebuilt_command(args, variants: list[str], rows: list[dict]) -> str:
+    seeds = " ".join(map(str, sorted({r["seed"] for r in rows})))
+    return (
+        f"`python benchmarks/quality.py --variants {' '.join(variants)} --seeds {seeds} "
+        f"--minutes {args.minutes:g} --points {args.points}`"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--variants", nargs="+", default=["dcgan", "modern"])
@@ -205,6 +222,17 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--title",
+        default=SECTION,
+        help="docs section (and curve image) to write, so that groups measured in different "
+        "sessions keep their own table",
+    )
+    parser.add_argument(
+        "--command",
+        help="the command line(s) to print in docs when the rows came from several invocations "
+        "(default: one rebuilt from the rows)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine()
@@ -227,7 +255,7 @@ def main() -> None:
     table = summarise(rows, args.minutes, baselines)
     steps = equal_steps(rows, args.minutes, baselines)
     print("\n".join(table + ["", "At equal steps:", *steps]))
-    png = Path("docs/images" if args.write_docs else args.out) / "quality-fid-vs-time.png"
+    png = Path("docs/images" if args.write_docs else args.out) / image_name(args.title)
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, png)
     if args.write_docs:
@@ -235,14 +263,13 @@ def main() -> None:
             [
                 f"Machine: {machine}.",
                 "",
-                f"Command: `python benchmarks/quality.py --variants {' '.join(variants)} "
-                f"--seeds {' '.join(map(str, sorted({r['seed'] for r in rows})))} "
-                f"--minutes {args.minutes:g} --points {args.points}`, each (variant, seed) one "
-                "run on this machine, one at a time. FID in the Fashion-MNIST evaluator's "
+                f"Command: {args.command or rebuilt_command(args, variants, rows)}, each "
+                "(variant, seed) one run on this machine, one at a time. FID in the "
+                "Fashion-MNIST evaluator's "
                 f"features, {args.num_samples} EMA samples against the 10,000 test images, "
                 "evaluation time not counted as training time. Mean (min-max) over seeds.",
                 "",
-                "![FID against wall time](images/quality-fid-vs-time.png)",
+                f"![FID against wall time](images/{png.name})",
                 "",
                 *table,
                 "",
@@ -252,7 +279,7 @@ def main() -> None:
                 *steps,
             ]
         )
-        write_section("docs/benchmarks.md", "Quality: FID against wall time", body)
+        write_section("docs/benchmarks.md", args.title, body)
 
 
 if __name__ == "__main__":

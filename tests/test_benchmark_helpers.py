@@ -37,3 +37,12 @@ def test_overlap_needs_both_intervals_apart_to_call_a_winner():
     assert not overlap([10.0, 10.5, 11.0], [20.0, 20.5, 21.0])
     assert overlap([10.0, 15.0, 20.0], [14.0, 16.0, 18.0])
     assert overlap([10.0], [20.0])  # one run is never a claim
+
+
+def test_each_quality_section_gets_its_own_curve_image():
+    from benchmarks.quality import SECTION, image_name
+
+    assert image_name(SECTION) == "quality-fid-vs-time.png"  # the README links this one
+    assert image_name("Quality: conditional, 3 seeds (2026-12-01)") == (
+        "quality-conditional-3-seeds-2026-12-01.png"
+    )
