@@ -177,7 +177,9 @@ def main() -> None:
     if generated is not None:
         readers = list(next(iter(generated.values())))
         lines += ["", f"The `text` run `{args.run}` asked for 600 prompts of each split (the "
-                  "evaluator judges whether the image shows the class the prompt names):", "",
+                  "evaluator judges whether the image shows the class the prompt names; one "
+                  "generator run: the same comparison over three runs, with ranges, is in "
+                  "docs/knowledge-graph.md):", "",
                   "| split | " + " | ".join(readers) + " |",
                   "| --- |" + " ---: |" * len(readers)]  # fmt: skip
         for split, row in generated.items():

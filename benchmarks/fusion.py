@@ -192,7 +192,9 @@ def main() -> None:
             f"Machine: {describe_machine()}.\n\nCommand: `{command}` ({args.minutes:g} training "
             f"minutes per mode, {args.num_samples:,} samples per row of scores; the knowledge "
             "asked for is that of real test images; held-out = the preset's "
-            "`knowledge.holdout_pairs`, never trained on).\n\n"
+            "`knowledge.holdout_pairs`, never trained on). One seed per row, so no spread is "
+            "known and the rows rank nothing (two runs of the preset differed by 14 points of "
+            "joint score).\n\n"
             f"{table}\n\nPictures from the `{args.modes[0]}` run (rows: what was given; the "
             "same noise in every row):\n\n" + images + "\n"
         )

@@ -135,7 +135,11 @@ def main() -> None:
         for run_dir in runs:
             write_traversals(run_dir)
         command = "python benchmarks/representation.py " + " ".join(sys.argv[1:])
-        body = f"Machine: {describe_machine()}.\n\nCommand: `{command}`.\n\n{table}\n"
+        body = (
+            f"Machine: {describe_machine()}.\n\nCommand: `{command}`. One training run (one "
+            "seed) per row: no spread over seeds is known.\n\n"
+            f"{table}\n"
+        )
         write_section("docs/benchmarks.md", "Knowledge representation", body)
 
 
