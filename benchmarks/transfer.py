@@ -47,7 +47,8 @@ from knowgen.transfer import load_or_train_teacher  # noqa: E402
 GENERATOR_CLASSES = ["sandal", "shirt", "sneaker", "bag", "ankle boot"]
 TEACHER_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat"]
 AUGMENT = 'train.diffaugment="color,translation,cutout"'
-MODES = ["none", "diffaugment", "projected", "init", "feature-matching", "vision-aided"]
+ADA = "train.ada_target=0.6"
+MODES = ["none", "diffaugment", "ada", "projected", "init", "feature-matching", "vision-aided"]
 BASELINE = "diffaugment"
 REPORT_MINUTES = (1, 2, 5, 10)
 FIELDS = ["images", "mode", "seed", "step", "minutes", "fid", "d_overfit_gap"]
@@ -59,6 +60,8 @@ def mode_overrides(mode: str) -> list[str]:
         return []
     if mode == "diffaugment":
         return [AUGMENT]
+    if mode == "ada":  # the same transforms, applied only as often as D's overfitting asks
+        return [AUGMENT, ADA]
     return [AUGMENT, f'transfer.mode="{mode}"', f"transfer.teacher_classes={TEACHER_CLASSES}"]
 
 

@@ -43,6 +43,8 @@ def state_to_dict(state: TrainState, meta: dict[str, Any]) -> dict[str, Any]:
     }
     if torch.cuda.is_available():
         payload["rng_cuda"] = torch.cuda.get_rng_state_all()
+    if state.ada is not None:
+        payload["ada"] = state.ada.state_dict()
     return payload
 
 
@@ -91,6 +93,8 @@ def restore_state(state: TrainState, payload: dict[str, Any]) -> None:
     state.opt_d.load_state_dict(payload["opt_d"])
     state.step = int(payload["step"])
     state.elapsed_s = float(payload["elapsed_s"])
+    if state.ada is not None and "ada" in payload:  # else a run that turned ADA on restarts at p 0
+        state.ada.load_state_dict(payload["ada"])
     torch.set_rng_state(payload["rng_cpu"])
     if "rng_cuda" in payload and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(payload["rng_cuda"])

@@ -33,6 +33,11 @@ class TrainConfig:
     num_samples: int = 64  # images in each fixed-noise sample grid
     tensorboard: bool = True
     diffaugment: str = ""  # DiffAugment transforms for D's inputs, e.g. "color,translation,cutout"
+    # ADA: > 0 applies the diffaugment transforms with a probability that keeps E[sign(D(real))]
+    # near this target (ADA's 0.6); `ada_images` images move the probability from 0 to 1 (ADA's
+    # 500k suits its runs of 25M images; a 10-minute CPU run sees about 1M)
+    ada_target: float = 0.0
+    ada_images: int = 100_000
     # autocast dtype (fp16: + GradScaler); "auto": bf16 where measured faster, else fp32
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     channels_last: bool = False  # NHWC for G, D and batches (GPU tensor cores; modern on CPU)
@@ -63,6 +68,17 @@ class TrainConfig:
         if not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"train.betas must lie in [0, 1), got {self.betas}")
         parse_policy(self.diffaugment)
+        if not 0.0 <= self.ada_target < 1.0:
+            raise ValueError(
+                f"train.ada_target must lie in [0, 1) (ADA uses 0.6), got {self.ada_target}"
+            )
+        if self.ada_images <= 0:
+            raise ValueError(f"train.ada_images must be > 0, got {self.ada_images}")
+        if self.ada_target and not parse_policy(self.diffaugment):
+            raise ValueError(
+                "train.ada_target adapts how often the train.diffaugment transforms apply; set "
+                'train.diffaugment too, e.g. "color,translation,cutout"'
+            )
         if not re.fullmatch(r"cpu|auto|mps|cuda(:\d+)?", self.device):
             raise ValueError(
                 f"train.device must be cpu, cuda, cuda:N, mps or auto, got {self.device!r}"

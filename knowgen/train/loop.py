@@ -123,6 +123,10 @@ def train_step(
         if update_g:
             fm = cfg.transfer.fm_weight
             logs |= g_step(state, fake, cfg.loss, policy, real, fm, aided, real_cond)
+    if state.ada is not None:
+        images = len(real) * state.world.size
+        logs["augment_p"] = torch.tensor(state.ada.p)  # the strength this step trained with
+        state.ada.update(logs["d_real_sign"], images, state.world.average_scalars)
     state.ema.update(state.generator, state.step)
     state.step += 1
     check_finite(logs, state.step)

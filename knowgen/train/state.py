@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from knowgen.augment import AdaptiveStrength
 from knowgen.knowledge import placeholder_conditions
 from knowgen.knowledge.conditioning import NoConditions, TrainingConditions, condition_classes
 from knowgen.knowledge.config import KnowledgeConfig
@@ -47,6 +48,12 @@ class TrainState:
     precision: str = "fp32"  # autocast dtype of forward passes
     scaler_d: torch.amp.GradScaler | None = None  # fp16 only: loss scaling per optimizer
     scaler_g: torch.amp.GradScaler | None = None
+    ada: AdaptiveStrength | None = None  # train.ada_target: how often DiffAugment applies
+
+    @property
+    def augment_p(self) -> float:
+        """The probability with which each DiffAugment transform acts (1 without ADA)."""
+        return 1.0 if self.ada is None else self.ada.p
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision for forward passes (`train.precision`); fp32 is a no-op context."""
@@ -138,6 +145,9 @@ def init_state(
         precision=train_cfg.precision,
         scaler_d=torch.amp.GradScaler(device.type, enabled=fp16),
         scaler_g=torch.amp.GradScaler(device.type, enabled=fp16),
+        ada=AdaptiveStrength(train_cfg.ada_target, train_cfg.ada_images)
+        if train_cfg.ada_target
+        else None,
     )
     if train_cfg.compile:  # after the EMA copy, which must stay a plain module
         generator.compile()

@@ -32,6 +32,9 @@ from knowgen.transfer import feature_matching_loss
 # The vision-aided D is judged by the non-saturating loss whatever D's `loss.kind`: it has no
 # gradient penalty of its own, which a Wasserstein critic would need.
 AIDED_D_LOSS, AIDED_G_LOSS = D_LOSSES["non-saturating"], G_LOSSES["non-saturating"]
+# Losses whose logit means something alone (its sign says real or fake); the others define D
+# only up to a shift, so ADA reads the paired difference D(real) - D(fake) instead
+ABSOLUTE_LOGITS = frozenset({"non-saturating", "hinge"})
 
 
 class FakeBatch(NamedTuple):
@@ -102,8 +105,8 @@ def d_step(
     under them: matching-aware, so D checks the image-text agreement, not only realism. A
     vision-aided second D (`state.aided`) learns from the same augmented batches."""
     discriminator = state.discriminator
-    real_in = diff_augment(real, policy)
-    fake_in = diff_augment(fake.images.detach(), policy)
+    real_in = diff_augment(real, policy, state.augment_p)
+    fake_in = diff_augment(fake.images.detach(), policy, state.augment_p)
     real_logits, real_features, real_aux = discriminator.judge(real_in, real_cond)
     judged_fake = discriminator.judge(fake_in, fake.cond)
     fake_logits = judged_fake.logits
@@ -134,6 +137,9 @@ def d_step(
                 terms[name] = 0.5 * weight * cfg.r1_every * r1_penalty(scores, leaf)
     backward_and_step(state, sum(terms.values()), state.opt_d, state.scaler_d, discriminator)
     logs = {k: v.detach() for k, v in terms.items()}
+    if state.ada is not None:  # ADA's r: how surely D calls its training reals real
+        realness = real_logits if cfg.kind in ABSOLUTE_LOGITS else real_logits - fake_logits
+        logs["d_real_sign"] = torch.sign(realness.detach().float()).mean()
     return logs | {"d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
 
 
@@ -156,13 +162,13 @@ def g_step(
     for parameter in trainable:
         parameter.requires_grad_(False)
     try:
-        fake_in = diff_augment(fake.images, policy)
+        fake_in = diff_augment(fake.images, policy, state.augment_p)
         judged = state.discriminator.judge(fake_in, fake.cond)
         if cfg.kind in RELATIVISTIC:
             if real is None:
                 raise ValueError(f"loss.kind={cfg.kind!r} needs the real batch in G's step")
             with torch.no_grad():
-                paired = state.discriminator(diff_augment(real, policy), real_cond)
+                paired = state.discriminator(diff_augment(real, policy, state.augment_p), real_cond)
             terms = {"g_adv": G_LOSSES[cfg.kind](judged.logits, paired)}
         else:
             terms = {"g_adv": G_LOSSES[cfg.kind](judged.logits)}
