@@ -7,17 +7,18 @@ iterates over `KINDS` (or a model's kinds) instead of branching on a kind's name
 kind is one class here and one registry line.
 
 The hue is circular, so it has its own encoder; size, rotation and position are plain values in
-[0, 1) (`AttributeEncoder`); structure is a 7x7 occupancy mask with one token per cell.
+[0, 1) (`AttributeEncoder`); structure is a 7x7 occupancy mask with one token per cell. The
+kinds given in words (text, WordNet concepts) are in `word_kinds.py`, what all kinds share in
+`kind_base.py`.
 """
 
 from __future__ import annotations
 
 import colorsys
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,78 +31,23 @@ from knowgen.knowledge.encoders import (
     KnowledgeEncoder,
     class_index,
 )
+from knowgen.knowledge.kind_base import (  # noqa: F401 - re-exported: the kinds' public parts
+    HUE_BINS,
+    Kind,
+    KindContext,
+    KnowledgeError,
+    as_given,
+    hue_bin,
+    per_image,
+)
+from knowgen.knowledge.word_kinds import (  # noqa: F401 - re-exported
+    ConceptEncoder,
+    ConceptKind,
+    TextKind,
+    describe_images,
+)
 
-HUE_BINS = ["red", "yellow", "green", "cyan", "blue", "magenta"]  # 60 degrees each, red at 0
 MAX_STRUCTURE_PIXELS = 4096 * 4096  # a silhouette image larger than this is refused
-
-
-class KnowledgeError(ValueError):
-    """Knowledge that a model cannot take: names what was given and what the model accepts."""
-
-
-@dataclass(frozen=True)
-class KindContext:
-    """What parsing and encoding a kind may need to know about the model and its data."""
-
-    class_names: tuple[str, ...] = ()
-    image_side: int = 28
-    text_model: str = "all-MiniLM-L6-v2"
-    text_dim: int = 384
-    text_noise: float = 0.0
-    num_classes: int | None = None  # classes the networks take (default: len(class_names))
-    rewrite_text: Callable[[str], str] | None = None  # e.g. WordNet grounding of unseen words
-    dataset: str = ""  # the dataset's name (which WordNet synsets its classes are)
-
-    @property
-    def classes(self) -> int:
-        return len(self.class_names) if self.num_classes is None else self.num_classes
-
-
-class Kind(Protocol):
-    """The contract every kind of knowledge keeps (see DESIGN.md, "One way to give knowledge")."""
-
-    name: str
-
-    def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
-        """A person's value (one for all `num` images, or a list of `num`) -> encoder input."""
-        ...
-
-    def encoder(self, dim: int, context: KindContext) -> KnowledgeEncoder:
-        """The trainable encoder of this kind into a network of width `dim`."""
-        ...
-
-    def column(self, dataset, context: KindContext) -> torch.Tensor:
-        """This kind's value for every image of `dataset` (N, ...), or a clear error."""
-        ...
-
-
-def hue_bin(hue: torch.Tensor) -> torch.Tensor:
-    """Which of the six named 60-degree colour bins (centred on red, yellow, ...) each hue is."""
-    return ((hue * 6 + 0.5).floor() % 6).long()
-
-
-def per_image(value: Any, num: int, kind: str) -> list:
-    """One value for every image, or a list/tuple of exactly `num` values -> a list of `num`."""
-    if isinstance(value, list | tuple) and not _is_point(value):
-        if len(value) != num:
-            raise KnowledgeError(f"{kind}: got {len(value)} values for {num} images")
-        return list(value)
-    return [value] * num
-
-
-def _is_point(value: Sequence) -> bool:
-    """(x, y) given for a position is one value, not a list of two images' values."""
-    return len(value) == 2 and all(isinstance(v, int | float) for v in value)
-
-
-def _as_given(value: Any, num: int, shape: tuple[int, ...], kind: str) -> torch.Tensor | None:
-    """A tensor already in the encoder's form (num, *shape) passes through unchanged."""
-    if isinstance(value, torch.Tensor) and value.ndim == len(shape) + 1:
-        if len(value) != num or tuple(value.shape[1:]) != shape:
-            want = (num, *shape)
-            raise KnowledgeError(f"{kind}: expected a tensor {want}, got {tuple(value.shape)}")
-        return value
-    return None
 
 
 class ClassKind:
@@ -110,7 +56,7 @@ class ClassKind:
     name = "class"
 
     def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
-        given = _as_given(value, num, (), "class")
+        given = as_given(value, num, (), "class")
         if given is not None:
             return given.long()
         names = list(context.class_names)
@@ -172,7 +118,7 @@ class HueKind:
     name = "hue"
 
     def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
-        given = _as_given(value, num, (), "color")
+        given = as_given(value, num, (), "color")
         if given is not None:
             return given.float()
         return torch.tensor([parse_color(v) for v in per_image(value, num, "color")])
@@ -225,7 +171,7 @@ class AttributeKind:
 
     def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
         width = len(self.attributes)
-        given = _as_given(value, num, () if width == 1 else (width,), self.name)
+        given = as_given(value, num, () if width == 1 else (width,), self.name)
         if given is not None:
             return given.float()
         rows = []
@@ -297,7 +243,7 @@ class StructureKind:
     grid = 7
 
     def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
-        given = _as_given(value, num, (1, self.grid, self.grid), "structure")
+        given = as_given(value, num, (1, self.grid, self.grid), "structure")
         if given is not None:
             return given.float()
         if isinstance(value, list | tuple) and len(value) == self.grid and num != self.grid:
@@ -348,148 +294,6 @@ class StructureKind:
         from knowgen.data.color import structure_mask
 
         return torch.cat([structure_mask(part) for part in dataset.images.split(4096)])
-
-
-class TextKind:
-    """A description, embedded by the frozen offline sentence encoder (cached)."""
-
-    name = "text"
-    max_characters = 500
-
-    def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
-        given = _as_given(value, num, (context.text_dim,), "text")
-        if given is not None:
-            return given.float()
-        prompts = per_image(value, num, "text")
-        for prompt in prompts:
-            if not isinstance(prompt, str) or not prompt.strip():
-                raise KnowledgeError(f"text {prompt!r}: give a non-empty description")
-            if len(prompt) > self.max_characters:
-                raise KnowledgeError(f"text is {len(prompt)} characters; at most 500 are read")
-        if context.rewrite_text is not None:
-            prompts = [context.rewrite_text(p) for p in prompts]
-        return self.embed(prompts, context)
-
-    def embed(self, prompts: list[str], context: KindContext) -> torch.Tensor:
-        from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings
-
-        distinct = sorted(set(prompts))
-        embedder = SentenceEmbedder(context.text_model)
-        vectors = cached_embeddings(embedder, distinct)["pooled"]
-        if vectors.shape[1] != context.text_dim:
-            raise KnowledgeError(
-                f"{embedder.name} gives {vectors.shape[1]}-d embeddings; this generator was "
-                f"trained on {context.text_dim}-d ones"
-            )
-        where = {prompt: i for i, prompt in enumerate(distinct)}
-        return vectors[[where[p] for p in prompts]]
-
-    def encoder(self, dim: int, context: KindContext) -> KnowledgeEncoder:
-        from knowgen.knowledge.text import TextEncoder
-
-        return TextEncoder(context.text_dim, dim, context.text_noise)
-
-    def column(self, dataset, context: KindContext) -> torch.Tensor:
-        """Each image's description from its factors, embedded (see `describe_images`)."""
-        from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings
-
-        captions, index = describe_images(dataset)
-        table = cached_embeddings(SentenceEmbedder(context.text_model), captions)["pooled"]
-        return table[index]
-
-
-class ConceptEncoder(KnowledgeEncoder):
-    """A concept's graph embedding (B, d_graph) -> MLP -> one token."""
-
-    key = "concept"
-
-    def __init__(self, graph_dim: int, dim: int) -> None:
-        super().__init__()
-        self.graph_dim = graph_dim
-        self.dim = dim
-        self.net = nn.Sequential(nn.Linear(graph_dim, dim), nn.LeakyReLU(0.2), nn.Linear(dim, dim))
-
-    def forward(self, conditions: Conditions) -> Knowledge:
-        pooled = self.net(self.read(conditions).float())
-        return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
-
-    def placeholder(self, batch: int) -> Conditions:
-        return Conditions({"concept": torch.zeros(batch, self.graph_dim)})
-
-
-class ConceptKind:
-    """A WordNet concept, given as a word ("parka", "flip flops") or a synset name
-    ("coat.n.01"): its vector learned from the graph around the dataset's classes
-    (`knowledge/concepts.py`). Real images carry their class's concept."""
-
-    name = "concept"
-
-    def embeddings(self, context: KindContext):
-        from knowgen.knowledge.concepts import concepts_for_dataset
-
-        return concepts_for_dataset(context.dataset, list(context.class_names))
-
-    def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
-        from knowgen.knowledge.concepts import DIM
-
-        given = _as_given(value, num, (DIM,), "concept")
-        if given is not None:
-            return given.float()
-        concepts = self.embeddings(context)
-        wordnet = concepts.wordnet
-        rows = []
-        for item in per_image(value, num, "concept"):
-            text = str(item).strip().lower()
-            senses = [wordnet.offset(text)] if ".n." in text else wordnet.synsets(text)
-            inside = [s for s in senses if s in concepts.graph]
-            if not inside:
-                raise KnowledgeError(
-                    f"concept {item!r} is not among the {len(concepts.graph.offsets)} WordNet "
-                    "concepts around this model's classes (their kinds and what they are kinds of)"
-                )
-            rows.append(concepts.of(inside[0]))
-        return torch.stack(rows)
-
-    def encoder(self, dim: int, context: KindContext) -> KnowledgeEncoder:
-        from knowgen.knowledge.concepts import DIM
-
-        return ConceptEncoder(DIM, dim)
-
-    def column(self, dataset, context: KindContext) -> torch.Tensor:
-        if dataset.labels is None:
-            raise ValueError("knowledge kind 'concept' needs a dataset with labels (classes)")
-        context = KindContext(tuple(dataset.class_names), dataset=dataset.name)
-        concepts = self.embeddings(context)
-        table = torch.stack([concepts.class_vector(c) for c in dataset.class_names])
-        return table[dataset.labels]
-
-
-def describe_images(dataset) -> tuple[list[str], torch.Tensor]:
-    """A description of every image from its known factors: its class and colour ("a red
-    dress", "a pair of blue trousers"), on `shapes` also its size and where it is ("a large
-    green triangle at the top left"). Returns the distinct captions and each image's index."""
-    from knowgen.data.shapes import FACTOR_BINS, factor_labels
-    from knowgen.knowledge.captions import SYNONYMS, noun_phrase
-
-    if dataset.labels is None or "hue" not in dataset.attributes:
-        raise ValueError("text knowledge in fusion needs a labelled dataset with hues")
-    synonyms = SYNONYMS.get(dataset.name.removesuffix("-color"), {})
-    nouns = [synonyms.get(name, [name])[0] for name in dataset.class_names]
-    colours = hue_bin(dataset.attributes["hue"]).tolist()
-    labels = dataset.labels.tolist()
-    if dataset.name == "shapes":
-        bins = factor_labels(dataset.attributes)
-        sizes, places = bins["size"].tolist(), bins["position"].tolist()
-        phrases = [
-            noun_phrase(f"{FACTOR_BINS['size'][s]} {HUE_BINS[c]}", nouns[k])
-            + (" in the centre" if p == 4 else f" at the {FACTOR_BINS['position'][p]}")
-            for k, c, s, p in zip(labels, colours, sizes, places, strict=True)
-        ]
-    else:
-        phrases = [noun_phrase(HUE_BINS[c], nouns[k]) for k, c in zip(labels, colours, strict=True)]
-    distinct = sorted(set(phrases))
-    where = {caption: i for i, caption in enumerate(distinct)}
-    return distinct, torch.tensor([where[p] for p in phrases])
 
 
 # continuous attributes a dataset may know (`shapes`), each a kind of its own: kind -> the
