@@ -178,7 +178,8 @@ def main() -> None:
             [
                 f"Machine: {describe_machine()}.",
                 "",
-                f"Command: `{command}`.",
+                f"Command: `{command}`. One training run (one seed): its spread over seeds is "
+                "measured for the unseen-word figures only (docs/knowledge-graph.md).",
                 "",
                 "| figure | value |",
                 "| --- | ---: |",
