@@ -126,6 +126,9 @@ D_LOSSES = {
 }
 # Losses that pair each generated image's logit with a real one's: G's loss needs real logits.
 RELATIVISTIC = frozenset({"rpgan"})
+# Losses whose logit means something alone (its sign says real or fake); the others define D
+# only up to a shift, so whoever reads D's verdict on reals (ADA) takes D(real) - D(fake) instead.
+ABSOLUTE_LOGITS = frozenset({"non-saturating", "hinge"})
 # The negative half of each D loss alone: what a matching-aware D pays for accepting a real
 # image under a caption of something else (Reed et al. 2016, GAN-CLS).
 D_NEGATIVE_LOSSES: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {

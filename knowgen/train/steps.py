@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from knowgen.augment import diff_augment
 from knowgen.knowledge import Conditions
 from knowgen.losses import (
+    ABSOLUTE_LOGITS,
     D_LOSSES,
     D_NEGATIVE_LOSSES,
     G_LOSSES,
@@ -32,9 +33,6 @@ from knowgen.transfer import feature_matching_loss
 # The vision-aided D is judged by the non-saturating loss whatever D's `loss.kind`: it has no
 # gradient penalty of its own, which a Wasserstein critic would need.
 AIDED_D_LOSS, AIDED_G_LOSS = D_LOSSES["non-saturating"], G_LOSSES["non-saturating"]
-# Losses whose logit means something alone (its sign says real or fake); the others define D
-# only up to a shift, so ADA reads the paired difference D(real) - D(fake) instead
-ABSOLUTE_LOGITS = frozenset({"non-saturating", "hinge"})
 
 
 class FakeBatch(NamedTuple):
