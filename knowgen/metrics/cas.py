@@ -19,14 +19,13 @@ import torch
 from knowgen.data import DataConfig, Dataset, load_dataset
 from knowgen.data.subsets import balanced_index
 from knowgen.knowledge import balanced_classes
+from knowgen.metrics.classifier_training import classifier_accuracy, train_classifier
 from knowgen.metrics.evaluator import (
     Evaluator,
-    classifier_accuracy,
     load_or_train_classifier,
     load_or_train_evaluator,
     recipe_for,
     seeded_classifier,
-    train_classifier,
 )
 from knowgen.metrics.features import extract_features
 from knowgen.sampling import Generator
