@@ -35,3 +35,10 @@ def write_section(path: str, title: str, body: str) -> None:
         text = text.rstrip() + "\n\n" + section + "\n"
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def slug(title: str) -> str:
+    """A file name stem for a docs section's image: lower case, runs of other characters as one
+    dash ("Quality: 3 seeds (2026-12-01)" -> "quality-3-seeds-2026-12-01")."""
+    text = "".join(c if c.isalnum() else "-" for c in title.lower())
+    return "-".join(part for part in text.split("-") if part)

@@ -32,7 +32,7 @@ from benchmarks.curves import (  # noqa: E402
     value_at,
     write_rows,
 )
-from benchmarks.machine import describe_machine, write_section  # noqa: E402
+from benchmarks.machine import describe_machine, slug, write_section  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
@@ -200,8 +200,7 @@ def image_name(title: str) -> str:
     """The curve image of a docs section: the default section keeps its historical name."""
     if title == SECTION:
         return "quality-fid-vs-time.png"
-    slug = "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
-    return "-".join(part for part in slug.split("-") if part) + ".png"
+    return slug(title) + ".png"
 
 
 def rebuilt_command(args, variants: list[str], rows: list[dict]) -> str:

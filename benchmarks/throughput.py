@@ -28,6 +28,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.curves import read_metrics  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from knowgen.config import config_to_dict, resolve_config  # noqa: E402
 from knowgen.data import DataConfig, load_dataset  # noqa: E402
@@ -119,12 +120,10 @@ def tutorial_windows(dataset, cfg, steps: int, window: int, flush_denormal: bool
 
 def knowgen_windows(dataset, cfg, steps: int, window: int) -> list[float]:
     """Images/s of each `window` steps of knowgen's real training loop (from metrics.jsonl)."""
-    import json
-
     with tempfile.TemporaryDirectory() as tmp:
         train(cfg, Path(tmp) / "run", dataset=dataset)
-        lines = (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()
-    return [json.loads(line)["images_per_s"] for line in lines]
+        records = read_metrics(Path(tmp) / "run")
+    return [record["images_per_s"] for record in records]
 
 
 def step_breakdown(dataset, cfg, repeats: int = 20) -> dict[str, float]:

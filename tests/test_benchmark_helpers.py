@@ -46,3 +46,24 @@ def test_each_quality_section_gets_its_own_curve_image():
     assert image_name("Quality: conditional, 3 seeds (2026-12-01)") == (
         "quality-conditional-3-seeds-2026-12-01.png"
     )
+
+
+def test_plain_transfer_modes_drop_augmentation_and_are_compared_with_plain_training():
+    from benchmarks.transfer import AUGMENT, mode_overrides, twin
+
+    plain, augmented = mode_overrides("vision-aided-plain"), mode_overrides("vision-aided")
+    assert 'transfer.mode="vision-aided"' in plain and AUGMENT not in plain
+    assert 'transfer.mode="vision-aided"' in augmented and AUGMENT in augmented
+    assert (twin("vision-aided-plain"), twin("vision-aided")) == ("none", "diffaugment")
+
+
+def test_the_transfer_baseline_is_the_best_recipe_without_transfer():
+    from benchmarks.transfer import best_baseline
+
+    def curve(mode, seed, fid):
+        return [{"mode": mode, "seed": seed, "minutes": 10.0, "fid": fid}]
+
+    rows = curve("none", 0, 72.0) + curve("none", 1, 74.0) + curve("diffaugment", 0, 110.0)
+    rows += curve("vision-aided", 0, 50.0)  # a transfer mode is never the baseline
+    assert best_baseline(rows, 10.0) == "none"
+    assert best_baseline(curve("vision-aided", 0, 50.0), 10.0) is None
