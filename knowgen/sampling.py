@@ -22,11 +22,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
-from knowgen.checkpoint import latest_checkpoint, load_checkpoint
+from knowgen.checkpoint import latest_checkpoint
 from knowgen.files import atomic_write, atomic_write_text
+from knowgen.generator_files import (
+    EXPORT_FORMAT_VERSION,
+    GENERATOR_SECTIONS,
+    META_NAME,
+    WEIGHTS_NAME,
+    check_description,
+    check_weights_fit,
+    read_generator_source,
+)
 from knowgen.images import display_scale, label_grid_file, save_grid, to_uint8
 from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance, text_grounder
 from knowgen.knowledge.config import DEFAULT_TEXT_MODEL, KnowledgeConfig, move_knowledge_keys
@@ -36,11 +45,6 @@ from knowgen.models import ModelConfig, build_generator
 from knowgen.models.codes import traverse_code
 from knowgen.sections import section_from_dict
 
-EXPORT_FORMAT_VERSION = 1
-# the config sections a generator's description holds (exports, `load`)
-GENERATOR_SECTIONS = ("model", "knowledge", "data")
-WEIGHTS_NAME = "generator.safetensors"
-META_NAME = "generator.json"
 MAX_BATCH = 500  # images per forward pass
 MAX_SAMPLE_BYTES = 2**31  # one call's images (uint8): beyond this, ask in parts
 
@@ -191,11 +195,13 @@ class Generator:
         seed_b: int,
         steps: int = 8,
         guidance: float | None = None,
+        codes: Mapping[str, float] | None = None,
         **knowledge: Any,
     ) -> Samples:
         """`steps` images along the way from the first latent of `seed_a` to that of `seed_b`
         (spherical interpolation: every point keeps the norm a Gaussian latent has), with the
-        same knowledge throughout, so the strip shows what the latent alone changes."""
+        same knowledge and the same named InfoGAN `codes` throughout, so the strip shows what the
+        rest of the latent alone changes."""
         check_seed(seed_a)
         check_seed(seed_b)
         self._check_count(steps)
@@ -204,6 +210,7 @@ class Generator:
         ends = [torch.randn(1, self.z_dim, generator=torch.Generator().manual_seed(s))
                 for s in (seed_a, seed_b)]  # fmt: skip
         z = slerp(ends[0], ends[1], torch.linspace(0, 1, steps)[:, None])
+        z = self._with_codes(z, codes) if codes else z
         return self._decode(z, self.conditions(steps, guidance, **knowledge))
 
     def traverse(
@@ -333,41 +340,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * angle) * a + torch.sin(t * angle) * b) / torch.sin(angle)
 
 
-def check_description(meta: Any, path) -> None:
-    """An export's or checkpoint's description, checked before anything is built from it: a
-    JSON object with a model, an image shape (C in {1, 3}, a square side of 4..1024) and class
-    names (strings)."""
-    if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
-        raise ValueError(f"{path}: the description is not a knowgen generator (no model table)")
-    shape = meta.get("image_shape")
-    if (
-        not isinstance(shape, list | tuple)
-        or len(shape) != 3
-        or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
-        or shape[0] not in (1, 3)
-        or not 4 <= shape[1] == shape[2] <= 1024
-    ):
-        raise ValueError(f"{path}: image_shape {shape!r} is not [1 or 3, side, side], side 4..1024")
-    names = meta.get("class_names", [])
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ValueError(f"{path}: class_names must be a list of strings")
-    if len(names) > 100_000:
-        raise ValueError(f"{path}: {len(names)} class names is beyond reason")
-
-
-def check_weights_fit(expected: dict[str, torch.Tensor], weights: dict[str, torch.Tensor], path):
-    """The stored tensors are exactly those the description's network has, name and shape."""
-    want = {name: tuple(t.shape) for name, t in expected.items()}
-    have = {name: tuple(t.shape) for name, t in weights.items()}
-    if want != have:
-        differ = sorted(set(want) ^ set(have)) or [n for n in want if want[n] != have[n]]
-        name = differ[0]
-        raise ValueError(
-            f"{path}: the weights do not match the network its description builds ({len(differ)} "
-            f"tensor(s) differ, e.g. {name}: expected {want.get(name)}, stored {have.get(name)})"
-        )
-
-
 def export_generator(run_dir: Path, out_dir: Path | None = None) -> Path:
     """Write the newest checkpoint's EMA generator of `run_dir` to `out_dir` (default
     `run_dir/export`). Returns the folder."""
@@ -375,53 +347,6 @@ def export_generator(run_dir: Path, out_dir: Path | None = None) -> Path:
     if latest_checkpoint(run_dir) is None:
         raise FileNotFoundError(f"{str(run_dir)!r} has no checkpoints to export")
     return load(run_dir).save(Path(out_dir) if out_dir else run_dir / "export")
-
-
-def read_generator_source(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """(meta, EMA generator state dict) from an export, a run directory or a checkpoint file."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{str(path)!r} does not exist (expected a run dir or an export)")
-    if path.is_file() and path.suffix == ".safetensors":
-        path = path.parent
-    if path.is_dir() and (path / META_NAME).is_file():
-        return _read_export(path)
-    if path.is_dir():
-        checkpoint = latest_checkpoint(path)
-        if checkpoint is None:
-            raise FileNotFoundError(
-                f"{str(path)!r} holds neither {META_NAME} nor checkpoints/step-*.pt"
-            )
-        path = checkpoint
-    payload = load_checkpoint(path)
-    meta = {section: payload["config"].get(section, {}) for section in GENERATOR_SECTIONS} | {
-        "image_shape": payload["image_shape"],
-        "class_names": payload["class_names"],
-        "step": payload["step"],
-        "source": str(path),
-    }
-    return meta, payload["ema_generator"]
-
-
-def _read_export(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    try:
-        meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{folder / META_NAME}: not valid JSON ({err})") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"{folder / META_NAME}: expected a JSON object describing a generator")
-    if meta.get("format_version") != EXPORT_FORMAT_VERSION:
-        raise ValueError(
-            f"{folder / META_NAME}: unsupported export format {meta.get('format_version')}"
-        )
-    weights_path = folder / WEIGHTS_NAME
-    if not weights_path.is_file():
-        raise FileNotFoundError(f"{weights_path} is missing")
-    try:
-        weights = load_file(str(weights_path))
-    except Exception as err:
-        raise ValueError(f"{weights_path} is unreadable or corrupt ({err})") from None
-    return meta, weights
 
 
 def wrap(network: nn.Module, meta: dict[str, Any]) -> Generator:

@@ -23,6 +23,7 @@ LAYERS = {
     "knowgen.knowledge": 1,
     "knowgen.models": 2,
     "knowgen.checkpoint": 3,
+    "knowgen.generator_files": 3,
     "knowgen.sampling": 3,
     "knowgen.metrics": 4,
     "knowgen.represent": 4,

@@ -23,7 +23,7 @@ def command(
     from knowgen.knowledge.grounding import CLASS_SYNSETS, build_prompt_grounder, reviewed_synsets
 
     if run is not None:
-        from knowgen.sampling import read_generator_source
+        from knowgen.generator_files import read_generator_source
 
         meta, _ = read_generator_source(run)
         data, class_names = (meta.get("data") or {}).get("name", ""), list(meta["class_names"])

@@ -20,10 +20,11 @@ from knowgen.augment import parse_policy
 from knowgen.config import RunConfig, config_to_dict
 from knowgen.data import BatchSampler, Dataset, load_dataset
 from knowgen.files import run_lock
+from knowgen.generator_files import GENERATOR_SECTIONS
 from knowgen.images import display_scale, make_grid, to_float
 from knowgen.knowledge import Conditions
 from knowgen.knowledge.conditioning import accepted_kinds, training_conditions
-from knowgen.sampling import GENERATOR_SECTIONS, Generator, wrap
+from knowgen.sampling import Generator, wrap
 from knowgen.train.checkpoint import (
     latest_checkpoint,
     newest_intact_checkpoint,
