@@ -271,7 +271,6 @@ def create_app(models: dict[str, tuple[Generator, Path]]) -> FastAPI:
     async def interpolate(body: InterpolateRequest) -> Response:
         generator = pick(body.model)
         arguments = body.arguments()
-        arguments.pop("codes", None)
         samples = await run(
             lambda: generator.interpolate(body.seed_a, body.seed_b, body.steps, **arguments)
         )
@@ -281,7 +280,8 @@ def create_app(models: dict[str, tuple[Generator, Path]]) -> FastAPI:
     async def traverse(body: TraverseRequest) -> Response:
         generator = pick(body.model)
         arguments = body.arguments()
-        arguments.pop("codes", None)
+        if arguments.pop("codes", None):  # said, not silently dropped
+            raise KnowledgeError("a traversal varies one code and draws the others; drop codes")
         samples = await run(
             lambda: generator.traverse(
                 body.code, body.samples, body.steps, body.span, body.seed, **arguments

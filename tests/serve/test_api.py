@@ -63,6 +63,20 @@ def test_interpolation_and_traversal(client):
     png(client.post("/v1/traverse", json={"model": "infogan", "code": "c2", "samples": 3}))
 
 
+def test_interpolation_holds_the_codes_it_is_given_and_traversal_refuses_them(client):
+    body = {"model": "infogan", "seed_a": 1, "seed_b": 2, "steps": 3}
+    free = client.post("/v1/interpolate", json=body).content
+    held = client.post("/v1/interpolate", json=body | {"codes": {"c1": 3}}).content
+    assert held == client.post("/v1/interpolate", json=body | {"codes": {"c1": 3}}).content
+    assert (
+        held != free
+        and held != client.post("/v1/interpolate", json=body | {"codes": {"c1": 4}}).content
+    )
+    traverse = {"model": "infogan", "code": "c2", "codes": {"c1": 3}}
+    refused = client.post("/v1/traverse", json=traverse)
+    assert refused.status_code == 400 and "drop codes" in refused.text
+
+
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
