@@ -267,8 +267,8 @@ def main() -> None:
     teacher_line = (
         f"Teacher `{teacher.key}` (classes {', '.join(TEACHER_CLASSES)}): test accuracy "
         f"{100 * teacher.test_accuracy:.2f}%, trained once in {teacher.train_seconds:.0f} s on "
-        f"this machine (cached afterwards; loaded now in {time.perf_counter() - start:.1f} s; "
-        "not included in the curves' minutes)."
+        f"this machine and cached (ready for this run in {time.perf_counter() - start:.1f} s: "
+        "a load, or the training when nothing was cached; not included in the curves' minutes)."
     )
     print(teacher_line, flush=True)
 
