@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import statistics
 import sys
 import time
@@ -261,7 +262,8 @@ def main() -> None:
     machine = describe_machine()
     print(machine, flush=True)
 
-    cfg = resolve_config(args.preset, [*data_overrides(args.images), *mode_overrides("projected")])
+    teacher_overrides = [*data_overrides(args.images), *mode_overrides("projected"), *args.set]
+    cfg = resolve_config(args.preset, teacher_overrides)  # the teacher the runs will use
     start = time.perf_counter()
     teacher = load_or_train_teacher(cfg.data, cfg.transfer)
     teacher_line = (
@@ -295,7 +297,9 @@ def main() -> None:
                 f"Machine: {machine}.",
                 "",
                 f"Command: `python benchmarks/transfer.py --preset {args.preset} --images "
-                f"{args.images} --minutes {args.minutes:g} --modes MODE... --seeds S...`; "
+                f"{args.images} --minutes {args.minutes:g} --modes MODE... --seeds S..."
+                + "".join(f" --set {shlex.quote(s)}" for s in args.set)
+                + "`; "
                 f"generator data: {args.images} images of {', '.join(GENERATOR_CLASSES)}; "
                 f"evaluator FID of {args.num_samples} EMA samples against the test images of "
                 "those classes (evaluator trained on all ten classes; it shares nothing with the "
