@@ -215,10 +215,13 @@ class Generator:
 
     def traverse(
         self, code: str, samples: int = 8, steps: int = 9, span: float = 2.0, seed: int = 0,
-        **knowledge: Any,
+        codes: Mapping[str, float] | None = None, **knowledge: Any,
     ) -> Samples:  # fmt: skip
         """One row per value of InfoGAN code `code` (each category; `steps` values in
-        [-span, span] for a continuous one), the same noise and other codes in every column."""
+        [-span, span] for a continuous one), the same noise and other codes in every column.
+        `codes` is refused, not ignored: the other codes are drawn per row, so none can be held."""
+        if codes:
+            raise KnowledgeError("a traversal varies one code and draws the others; drop codes")
         if code not in self.codes:
             raise KnowledgeError(f"unknown code {code!r}; this generator has {self.codes}")
         layout, index = self.config.codes, list(self.codes).index(code)

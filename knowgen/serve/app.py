@@ -280,8 +280,6 @@ def create_app(models: dict[str, tuple[Generator, Path]]) -> FastAPI:
     async def traverse(body: TraverseRequest) -> Response:
         generator = pick(body.model)
         arguments = body.arguments()
-        if arguments.pop("codes", None):  # said, not silently dropped
-            raise KnowledgeError("a traversal varies one code and draws the others; drop codes")
         samples = await run(
             lambda: generator.traverse(
                 body.code, body.samples, body.steps, body.span, body.seed, **arguments
