@@ -64,7 +64,7 @@ def read_generator_source(path: Path) -> tuple[dict[str, Any], dict[str, torch.T
     if path.is_file() and path.suffix == ".safetensors":
         path = path.parent
     if path.is_dir() and (path / META_NAME).is_file():
-        return read_export(path)
+        return _read_export(path)
     if path.is_dir():
         checkpoint = latest_checkpoint(path)
         if checkpoint is None:
@@ -82,7 +82,7 @@ def read_generator_source(path: Path) -> tuple[dict[str, Any], dict[str, torch.T
     return meta, payload["ema_generator"]
 
 
-def read_export(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+def _read_export(folder: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     try:
         meta = json.loads((folder / META_NAME).read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
