@@ -10,8 +10,10 @@ dress, coat} from all their images. Modes:
   mode is judged against is the best of these three (lowest mean final FID; `--baseline` names
   one instead): the issue expected DiffAugment, but at this budget plain training beat it;
 - `projected`, `init`, `feature-matching`, `vision-aided`: each transfer mode plus DiffAugment;
-  the same with `-plain` (e.g. `vision-aided-plain`): the transfer mode without augmentation.
-  At equal steps each is compared with its twin without transfer (`diffaugment` or `none`).
+  the same with `-plain` (e.g. `vision-aided-plain`): the transfer mode without augmentation;
+  with `-ada` (e.g. `vision-aided-ada`): the transfer mode with ADA, for when ADA is the best
+  baseline (with 200 images it is). At equal steps each is compared with its twin without
+  transfer (`diffaugment`, `none` or `ada`).
 
 Each (mode, seed) trains for `--minutes`, evaluated every minute by the evaluator (trained on all
 ten classes; it shares nothing with the teacher) against the test images of the five classes;
@@ -55,8 +57,14 @@ AUGMENT = 'train.diffaugment="color,translation,cutout"'
 ADA = "train.ada_target=0.6"
 TRANSFER_MODES = ["projected", "init", "feature-matching", "vision-aided"]
 PLAIN = "-plain"  # suffix: a transfer mode without augmentation
+WITH_ADA = "-ada"  # suffix: a transfer mode with adaptive augmentation
 BASELINES = ["none", "diffaugment", "ada"]
-MODES = [*BASELINES, *TRANSFER_MODES, *(m + PLAIN for m in TRANSFER_MODES)]
+MODES = [
+    *BASELINES,
+    *TRANSFER_MODES,
+    *(m + PLAIN for m in TRANSFER_MODES),
+    *(m + WITH_ADA for m in TRANSFER_MODES),
+]
 REPORT_MINUTES = (1, 2, 5, 10)
 FIELDS = ["images", "mode", "seed", "step", "minutes", "fid", "d_overfit_gap"]
 
@@ -69,15 +77,17 @@ def mode_overrides(mode: str) -> list[str]:
         return [AUGMENT]
     if mode == "ada":  # the same transforms, applied only as often as D's overfitting asks
         return [AUGMENT, ADA]
-    transfer = [f'transfer.mode="{mode.removesuffix(PLAIN)}"']
+    transfer = [f'transfer.mode="{mode.removesuffix(PLAIN).removesuffix(WITH_ADA)}"']
     transfer.append(f"transfer.teacher_classes={TEACHER_CLASSES}")
-    return transfer if mode.endswith(PLAIN) else [AUGMENT, *transfer]
+    return [*mode_overrides(twin(mode)), *transfer]
 
 
 def twin(mode: str) -> str:
     """The run without transfer that differs from `mode` only by the transfer: what its steps are
     compared with."""
-    return "none" if mode.endswith(PLAIN) else "diffaugment"
+    if mode.endswith(PLAIN):
+        return "none"
+    return "ada" if mode.endswith(WITH_ADA) else "diffaugment"
 
 
 def best_baseline(rows: list[dict], minutes: float) -> str | None:

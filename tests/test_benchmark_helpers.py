@@ -57,6 +57,14 @@ def test_plain_transfer_modes_drop_augmentation_and_are_compared_with_plain_trai
     assert (twin("vision-aided-plain"), twin("vision-aided")) == ("none", "diffaugment")
 
 
+def test_ada_transfer_modes_add_the_transfer_to_the_ada_baseline():
+    from benchmarks.transfer import ADA, AUGMENT, mode_overrides, twin
+
+    with_ada = mode_overrides("vision-aided-ada")
+    assert twin("vision-aided-ada") == "ada"
+    assert with_ada == [AUGMENT, ADA, *mode_overrides("vision-aided-plain")]
+
+
 def test_the_transfer_baseline_is_the_best_recipe_without_transfer():
     from benchmarks.transfer import best_baseline
 
