@@ -57,14 +57,14 @@ TEACHER_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat"]
 AUGMENT = 'train.diffaugment="color,translation,cutout"'
 ADA = "train.ada_target=0.6"
 TRANSFER_MODES = ["projected", "init", "feature-matching", "vision-aided"]
-PLAIN = "-plain"  # suffix: a transfer mode without augmentation
-WITH_ADA = "-ada"  # suffix: a transfer mode with adaptive augmentation
 BASELINES = ["none", "diffaugment", "ada"]
+# a transfer mode's name suffix -> the baseline it adds the transfer to (its twin); no suffix:
+# DiffAugment
+TWIN_OF_SUFFIX = {"-plain": "none", "-ada": "ada"}
 MODES = [
     *BASELINES,
     *TRANSFER_MODES,
-    *(m + PLAIN for m in TRANSFER_MODES),
-    *(m + WITH_ADA for m in TRANSFER_MODES),
+    *(m + suffix for suffix in TWIN_OF_SUFFIX for m in TRANSFER_MODES),
 ]
 REPORT_MINUTES = (1, 2, 5, 10)
 FIELDS = ["images", "mode", "seed", "step", "minutes", "fid", "d_overfit_gap"]
@@ -78,17 +78,24 @@ def mode_overrides(mode: str) -> list[str]:
         return [AUGMENT]
     if mode == "ada":  # the same transforms, applied only as often as D's overfitting asks
         return [AUGMENT, ADA]
-    transfer = [f'transfer.mode="{mode.removesuffix(PLAIN).removesuffix(WITH_ADA)}"']
+    transfer_mode, baseline = split_mode(mode)
+    transfer = [f'transfer.mode="{transfer_mode}"']
     transfer.append(f"transfer.teacher_classes={TEACHER_CLASSES}")
-    return [*mode_overrides(twin(mode)), *transfer]
+    return [*mode_overrides(baseline), *transfer]
+
+
+def split_mode(mode: str) -> tuple[str, str]:
+    """A transfer mode's `transfer.mode` and the baseline it adds the transfer to."""
+    for suffix, baseline in TWIN_OF_SUFFIX.items():
+        if mode.endswith(suffix):
+            return mode.removesuffix(suffix), baseline
+    return mode, "diffaugment"
 
 
 def twin(mode: str) -> str:
     """The run without transfer that differs from `mode` only by the transfer: what its steps are
     compared with."""
-    if mode.endswith(PLAIN):
-        return "none"
-    return "ada" if mode.endswith(WITH_ADA) else "diffaugment"
+    return split_mode(mode)[1]
 
 
 def best_baseline(rows: list[dict], minutes: float) -> str | None:
