@@ -89,6 +89,32 @@ def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+class _GradientInLayout(torch.autograd.Function):
+    """Identity forward; the backward hands the gradient on in the input's memory layout."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001 - autograd's signature
+        ctx.channels_last = x.is_contiguous(memory_format=torch.channels_last)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+        if ctx.channels_last:  # differentiable, so R1's double backward still goes through
+            return grad.contiguous(memory_format=torch.channels_last)
+        return grad
+
+
+def flatten_features(x: torch.Tensor) -> torch.Tensor:
+    """(B, C, H, W) -> (B, C*H*W) in (C, H, W) order, whatever x's memory layout.
+
+    Why not plain `x.flatten(1)`: for a channels-last x its backward returns an NCHW gradient,
+    and an op whose input is channels-last but whose incoming gradient is not takes oneDNN's
+    slow path. The last average pool of the ResNet D did: 1.7-2.6 ms for its backward against
+    0.26 ms with matching layouts (64x64x14x14, bf16), about a tenth of a `modern` step.
+    Converting the small gradient back to channels-last costs a copy of B*C*H*W values."""
+    return _GradientInLayout.apply(x).flatten(1)
+
+
 class SameConv2d(nn.Conv2d):
     """`Conv2d` with TensorFlow 'same' padding for any stride (PyTorch's `padding='same'` is
     limited to stride 1). Lets the Keras listing run unchanged at 28, 64 or odd sizes."""

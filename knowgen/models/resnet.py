@@ -31,7 +31,7 @@ from torch import nn
 
 from knowgen.knowledge import Conditions, KnowledgeEncoder
 from knowgen.models.dcgan import dcgan_geometry, stage_channels
-from knowgen.models.layers import ProjectionHeads
+from knowgen.models.layers import ProjectionHeads, flatten_features
 
 
 class ResidualBlock(nn.Module):
@@ -161,4 +161,4 @@ class ResNetDiscriminator(ProjectionHeads):
             x = block(x)
             if i < len(self.transitions):
                 x = F.avg_pool2d(F.leaky_relu(self.transitions[i](x), 0.2), 2)
-        return x.flatten(1)
+        return flatten_features(x)
