@@ -205,6 +205,29 @@ def test_vision_aided_adds_a_second_d_beside_the_normal_one(teacher):
     assert "d_aided" not in train_step(off[2], to_float(off[1].images[:16]), off[0])
 
 
+def test_lazy_second_d_trains_on_every_kth_step_with_k_times_the_weight(teacher):
+    cfg, dataset, state = state_for(
+        "vision-aided", teacher, "transfer.aided_weight=0.5", "transfer.aided_every=3"
+    )
+    real = to_float(dataset.images[:16])
+    heads = state.aided.heads.parameters
+    for step in range(4):
+        before = [p.clone() for p in heads()]
+        logs = train_step(state, real, cfg)
+        moved = any(not torch.equal(a, p) for a, p in zip(before, heads(), strict=True))
+        assert moved == (step % 3 == 0) == ("g_aided" in logs), step  # teacher skipped between
+    # on its steps the term weighs 3x an every-step run's (fresh states: same seed, same step 0)
+    lazy_cfg, _, lazy = state_for(
+        "vision-aided", teacher, "transfer.aided_weight=0.5", "transfer.aided_every=3"
+    )
+    lazy_first = train_step(lazy, real, lazy_cfg)["d_aided"]
+    every_cfg, _, every = state_for("vision-aided", teacher, "transfer.aided_weight=0.5")
+    every_first = train_step(every, real, every_cfg)["d_aided"]
+    assert torch.isclose(lazy_first, 3 * every_first, rtol=1e-4)
+    with pytest.raises(ValueError, match="aided_every must be >= 1"):
+        TransferConfig(aided_every=0)
+
+
 def test_teacher_of_other_classes_is_trained_on_them_only(tmp_path, monkeypatch):
     monkeypatch.setenv("KNOWGEN_CACHE", str(tmp_path))
     data = DataConfig(name="digits", classes=(0, 1, 2))

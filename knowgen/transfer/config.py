@@ -27,6 +27,9 @@ class TransferConfig:
     logit_head: bool = False  # projected, vision-aided: one more head on the teacher's logits
     fm_weight: float = 10.0  # feature-matching: weight of the teacher statistics loss
     aided_weight: float = 1.0  # vision-aided: weight of the teacher-based D's loss (D and G)
+    # vision-aided: the second D's terms on every k-th step only, weighted by k (lazy, as R1 in
+    # StyleGAN2): its teacher passes are most of a vision-aided step's extra cost
+    aided_every: int = 1
 
     def __post_init__(self) -> None:
         if self.teacher_arch not in TEACHER_ARCHS:
@@ -43,7 +46,7 @@ class TransferConfig:
             )
         if self.teacher_classes is not None and not self.teacher_classes:
             raise ValueError("transfer.teacher_classes is empty; leave it unset instead")
-        for key in ("teacher_width", "projection_channels"):
+        for key in ("teacher_width", "projection_channels", "aided_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"transfer.{key} must be >= 1")
         for key in ("fm_weight", "aided_weight"):
