@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -93,6 +94,11 @@ REFUSED_COMBINATIONS = [
         lambda c: c.train.compile and c.loss.penalises_gradients,
         "train.compile cannot train a gradient penalty (loss.r1_weight, loss.r2_weight or "
         "wgan-gp): torch.compile's aot_autograd has no double backward; set train.compile=false",
+    ),
+    (
+        lambda c: math.gcd(c.transfer.aided_every, c.train.n_critic) > 1,
+        "transfer.aided_every and train.n_critic share a factor, so G's updates (every n_critic-th "
+        "step) never meet the second D's (every aided_every-th): pick them coprime",
     ),
     (
         lambda c: c.transfer.teacher_classes is not None and c.transfer.mode == "none",

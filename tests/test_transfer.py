@@ -226,6 +226,9 @@ def test_lazy_second_d_trains_on_every_kth_step_with_k_times_the_weight(teacher)
     assert torch.isclose(lazy_first, 3 * every_first, rtol=1e-4)
     with pytest.raises(ValueError, match="aided_every must be >= 1"):
         TransferConfig(aided_every=0)
+    with pytest.raises(ValueError, match="pick them coprime"):  # G would never see it
+        resolve_config("dcgan", ["transfer.aided_every=2", "train.n_critic=4"])
+    resolve_config("dcgan", ["transfer.aided_every=3", "train.n_critic=2"])  # they meet
 
 
 def test_teacher_of_other_classes_is_trained_on_them_only(tmp_path, monkeypatch):
