@@ -93,12 +93,12 @@ class _GradientInLayout(torch.autograd.Function):
     """Identity forward; the backward hands the gradient on in the input's memory layout."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001 - autograd's signature
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         ctx.channels_last = x.is_contiguous(memory_format=torch.channels_last)
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         if ctx.channels_last:  # differentiable, so R1's double backward still goes through
             return grad.contiguous(memory_format=torch.channels_last)
         return grad

@@ -103,14 +103,6 @@ def write_samples(run: Run, metrics: MetricsLog) -> Path:
     return path
 
 
-def aided_weight(cfg: RunConfig, step: int) -> float:
-    """The vision-aided second D's loss weight at `step`: `aided_weight` times `aided_every` on
-    every `aided_every`-th step, 0 (its teacher passes skipped) on the others, so that the term
-    weighs the same per step on average."""
-    every = cfg.transfer.aided_every
-    return cfg.transfer.aided_weight * every if step % every == 0 else 0.0
-
-
 def train_step(
     state: TrainState,
     real: torch.Tensor,
@@ -127,7 +119,7 @@ def train_step(
     policy = parse_policy(cfg.train.diffaugment)
     with state.autocast():
         fake = generate_fake(state, len(real) * state.world.size, with_grad=update_g)
-        aided = aided_weight(cfg, state.step)
+        aided = cfg.transfer.aided_weight_at(state.step)
         logs = d_step(state, real, real_cond, fake, cfg.loss, policy, mismatched, aided)
         if update_g:
             fm = cfg.transfer.fm_weight

@@ -52,3 +52,10 @@ class TransferConfig:
         for key in ("fm_weight", "aided_weight"):
             if getattr(self, key) < 0:
                 raise ValueError(f"transfer.{key} must be >= 0")
+
+    def aided_weight_at(self, step: int) -> float:
+        """The vision-aided second D's loss weight at `step`: `aided_weight` times `aided_every`
+        on every `aided_every`-th step, 0 (its teacher passes skipped) on the others, so that
+        the term weighs the same per step on average."""
+        every = self.aided_every
+        return self.aided_weight * every if step % every == 0 else 0.0
