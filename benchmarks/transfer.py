@@ -150,6 +150,15 @@ def run_mode(args, mode: str, seed: int) -> list[dict]:
     return rows
 
 
+def modes_and_seeds(rows: list[dict], images: int) -> str:
+    """The `--modes ... --seeds ...` of the rows measured with `images`: the docs name what ran,
+    not a placeholder, even when each mode and seed ran in an invocation of its own."""
+    rows = [r for r in rows if r["images"] == images]
+    modes = [m for m in MODES if any(r["mode"] == m for r in rows)]
+    seeds = sorted({r["seed"] for r in rows})
+    return f"--modes {' '.join(modes)} --seeds {' '.join(map(str, seeds))}"
+
+
 def equal_steps(rows: list[dict], images: int) -> list[str]:
     """Per mode and seed: its final FID against the baseline's (same seed) at the same step, so
     that the cost of a step and what a step achieves can be told apart."""
@@ -315,7 +324,7 @@ def main() -> None:
                 f"Machine: {machine}.",
                 "",
                 f"Command: `python benchmarks/transfer.py --preset {args.preset} --images "
-                f"{args.images} --minutes {args.minutes:g} --modes MODE... --seeds S..."
+                f"{args.images} --minutes {args.minutes:g} {modes_and_seeds(rows, args.images)}"
                 + "".join(f" --set {shlex.quote(s)}" for s in args.set)
                 + "`; "
                 f"generator data: {args.images} images of {', '.join(GENERATOR_CLASSES)}; "

@@ -75,3 +75,15 @@ def test_the_transfer_baseline_is_the_best_recipe_without_transfer():
     rows += curve("vision-aided", 0, 50.0)  # a transfer mode is never the baseline
     assert best_baseline(rows, 10.0) == "none"
     assert best_baseline(curve("vision-aided", 0, 50.0), 10.0) is None
+
+
+def test_the_transfer_docs_name_the_modes_and_seeds_that_ran_with_that_image_count():
+    from benchmarks.transfer import modes_and_seeds
+
+    rows = [
+        {"images": 1000, "mode": "init-plain", "seed": 1},
+        {"images": 1000, "mode": "none", "seed": 0},
+        {"images": 1000, "mode": "none", "seed": 1},
+        {"images": 200, "mode": "ada", "seed": 7},  # another scenario: not this section's
+    ]
+    assert modes_and_seeds(rows, 1000) == "--modes none init-plain --seeds 0 1"
