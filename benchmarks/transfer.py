@@ -150,13 +150,19 @@ def run_mode(args, mode: str, seed: int) -> list[dict]:
     return rows
 
 
+def measured_modes(rows: list[dict]) -> list[str]:
+    """The modes `rows` hold, in the order of MODES (baselines first): tables, curves and the
+    docs' command line list them alike."""
+    present = {r["mode"] for r in rows}
+    return [m for m in MODES if m in present]
+
+
 def modes_and_seeds(rows: list[dict], images: int) -> str:
     """The `--modes ... --seeds ...` of the rows measured with `images`: the docs name what ran,
     not a placeholder, even when each mode and seed ran in an invocation of its own."""
     rows = [r for r in rows if r["images"] == images]
-    modes = [m for m in MODES if any(r["mode"] == m for r in rows)]
     seeds = sorted({r["seed"] for r in rows})
-    return f"--modes {' '.join(modes)} --seeds {' '.join(map(str, seeds))}"
+    return f"--modes {' '.join(measured_modes(rows))} --seeds {' '.join(map(str, seeds))}"
 
 
 def equal_steps(rows: list[dict], images: int) -> list[str]:
@@ -234,7 +240,7 @@ def plot(rows: list[dict], images: int, path: Path) -> None:
 
     rows = [r for r in rows if r["images"] == images]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110)
-    for mode in [m for m in MODES if any(r["mode"] == m for r in rows)]:
+    for mode in measured_modes(rows):
         curves = {}
         for row in rows:
             if row["mode"] == mode:
