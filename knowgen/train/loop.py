@@ -130,31 +130,66 @@ def train_step(
         state.ada.update(logs["d_real_sign"], images, state.world.average_scalars)
     state.ema.update(state.generator, state.step)
     state.step += 1
-    check_finite(logs, state.step)
     return logs
 
 
 class LogWindow:
     """Mean loss terms and images/s since the last log record. Terms stay tensors until the
-    record is written: one device synchronisation per record, not one per term per step."""
+    record is written: one device synchronisation per record, not one per term per step.
+
+    It also watches the terms for NaN/inf. Reading a flag back every step would stall a GPU's
+    queue each step, so the window keeps, on the device, the first step at which each term
+    stopped being finite, and `check_finite` reads it where the loop syncs anyway: at each log
+    record, before each checkpoint and at the end. The error still names the exact step and
+    term, and no checkpoint is written after a non-finite loss.
+    """
 
     def __init__(self, batch_size: int) -> None:
         self.batch_size = batch_size
+        # term -> (first step at which it was non-finite, or -1; its value then), on the device
+        self.first_bad: dict[str, torch.Tensor] = {}
         self._reset()
 
     def _reset(self) -> None:
         self.start, self.steps, self.sums = time.perf_counter(), 0, {}
 
-    def add(self, logs: dict[str, torch.Tensor]) -> None:
+    def add(self, logs: dict[str, torch.Tensor], step: int) -> None:
+        """Add the terms of the step that ended at `step` (no synchronisation)."""
         for key, value in logs.items():
-            self.sums[key] = self.sums.get(key, 0.0) + value.detach().double()
+            value = value.detach()
+            self.sums[key] = self.sums.get(key, 0.0) + value.double()
+            total = value.double().sum()  # NaN or inf where any element is
+            if key not in self.first_bad:  # once per term: the only host-to-device copy
+                self.first_bad[key] = torch.tensor([-1.0, 0.0], dtype=torch.double,
+                                                   device=value.device)  # fmt: skip
+            first_step, first_value = self.first_bad[key].unbind()
+            bad_now = ~torch.isfinite(total) & (first_step < 0)
+            # `step` goes in as a Python scalar: no copy to the device
+            new_step = torch.where(bad_now, float(step), first_step)
+            self.first_bad[key] = torch.stack([new_step, torch.where(bad_now, total, first_value)])
         self.steps += 1
+
+    def check_finite(self) -> None:
+        """Stop the run on a NaN/inf loss term seen since the start, naming the first one."""
+        if not self.first_bad:
+            return
+        names = list(self.first_bad)
+        firsts = torch.stack([self.first_bad[name] for name in names]).tolist()  # one sync
+        pairs = zip(firsts, names, strict=True)
+        seen = [(int(step), name, value) for (step, value), name in pairs if step >= 0]
+        if seen:
+            step, name, value = min(seen)
+            raise NonFiniteLossError(
+                f"loss term {name!r} became {value} at step {step}; lower the learning "
+                "rates or change loss.kind. Earlier checkpoints are intact."
+            )
 
     def pause(self, seconds: float) -> None:
         """Leave `seconds` (spent on something other than training) out of the rate."""
         self.start += seconds
 
     def flush(self) -> dict[str, float]:
+        self.check_finite()
         seconds = max(time.perf_counter() - self.start, 1e-9)
         record = {k: float(v) / self.steps for k, v in self.sums.items()}
         record["images_per_s"] = self.steps * self.batch_size / seconds
@@ -328,6 +363,7 @@ def _train(
             write()
 
     def save() -> None:
+        window.check_finite()  # never checkpoint after a non-finite loss
         publish(lambda: save_checkpoint(state, run.meta, run_dir, train_cfg.keep_checkpoints))
 
     def log_record() -> None:
@@ -352,7 +388,7 @@ def _train(
                 mismatched = world.shard_conditions(state.conditioning.mismatched(global_index))
                 index = world.shard(global_index)
                 real = to_float(run.images[index]).contiguous(memory_format=memory_format)
-                window.add(train_step(state, real, cfg, real_cond, mismatched))
+                window.add(train_step(state, real, cfg, real_cond, mismatched), state.step)
                 progress.update(1)
                 if state.step % train_cfg.log_every == 0:
                     log_record()
@@ -380,15 +416,3 @@ def _train(
         metrics.close()
     log.info("stopped at step %d after %.1f s of training", state.step, state.elapsed_s)
     return state
-
-
-def check_finite(logs: dict[str, torch.Tensor], step: int) -> None:
-    """Stop the run on the first NaN/inf loss term, naming it (one synchronisation per step)."""
-    if bool(torch.stack([v.detach().float() for v in logs.values()]).isfinite().all()):
-        return
-    for name, value in logs.items():
-        if not math.isfinite(float(value)):
-            raise NonFiniteLossError(
-                f"loss term {name!r} became {float(value)} at step {step}; lower the learning "
-                "rates or change loss.kind. Earlier checkpoints are intact."
-            )

@@ -3,10 +3,11 @@ import json
 import pytest
 import torch
 
+from knowgen.checkpoint import list_checkpoints
 from knowgen.config import list_presets
 from knowgen.data import DataConfig, load_dataset
 from knowgen.images import to_float
-from knowgen.train.loop import NonFiniteLossError, train
+from knowgen.train.loop import LogWindow, NonFiniteLossError, train
 from knowgen.train.state import init_state
 
 
@@ -87,6 +88,33 @@ def test_nan_loss_stops_naming_the_term(tiny_config, tmp_path):
         NonFiniteLossError, match=r"loss term '[dg]_adv' became (nan|inf) at step [0-9]+"
     ):
         train(tiny_config("train.lr_d=1e30", "train.lr_g=1e30"), tmp_path / "run")
+
+
+def test_log_window_names_the_first_non_finite_step_and_term():
+    """The window reads its NaN watch back only when asked (the log record, the checkpoint),
+    yet names the exact step and term where the loss first went bad."""
+    window = LogWindow(batch_size=4)
+    finite = {"d_adv": torch.tensor(0.5), "g_adv": torch.tensor(0.7)}
+    window.add(finite, step=1)
+    window.add({"d_adv": torch.tensor(0.4)}, step=2)  # a D-only step: fewer terms
+    window.check_finite()  # all finite so far
+    window.add({"d_adv": torch.tensor(0.3), "g_adv": torch.tensor(float("inf"))}, step=3)
+    window.add({"d_adv": torch.tensor(float("nan")), "g_adv": torch.tensor(1.0)}, step=4)
+    window.add(finite, step=5)  # finite again: the first failure is still reported
+    with pytest.raises(NonFiniteLossError, match=r"loss term 'g_adv' became inf at step 3"):
+        window.flush()
+    with pytest.raises(NonFiniteLossError, match="at step 3"):  # not forgotten by the flush
+        window.check_finite()
+
+
+def test_nan_loss_writes_no_checkpoint_after_it(tiny_config, tmp_path):
+    cfg = tiny_config("train.lr_d=1e30", "train.lr_g=1e30", "train.log_every=1000",
+                      "train.checkpoint_every=1")  # fmt: skip
+    with pytest.raises(NonFiniteLossError, match="at step") as caught:
+        train(cfg, tmp_path / "run")
+    bad_step = int(str(caught.value).split("at step ")[1].split(";")[0])
+    saved = [int(path.stem.split("-")[1]) for path in list_checkpoints(tmp_path / "run")]
+    assert all(step < bad_step for step in saved)
 
 
 @pytest.mark.parametrize("kind", ["hinge", "wgan-gp"])
