@@ -50,6 +50,14 @@ def test_teacher_learns_the_classes(teacher):
     assert not any(p.requires_grad for p in teacher.net.parameters())
 
 
+def test_knowgens_teacher_is_the_same_whatever_ran_before(teacher, tmp_path, monkeypatch):
+    """Its cache key holds no process history, so neither may its weights."""
+    monkeypatch.setenv("KNOWGEN_CACHE", str(tmp_path))
+    torch.manual_seed(12345)  # another history than the module fixture's
+    again = load_or_train_teacher(DIGITS, SMALL_TEACHER).net.state_dict()
+    assert all(torch.equal(value, again[name]) for name, value in teacher.net.state_dict().items())
+
+
 def test_teacher_and_evaluator_are_distinct_networks(teacher):
     from knowgen.metrics.evaluator import load_or_train_evaluator
 

@@ -137,7 +137,9 @@ def load_or_train_teacher(
     if dataset.labels is None:
         raise ValueError("knowledge transfer needs a labelled dataset to train its teacher")
     num_classes = len(dataset.class_names)
-    net = TEACHERS[cfg.teacher_arch](dataset.image_shape, num_classes, cfg.teacher_width)
+    with torch.random.fork_rng():  # knowgen's teacher starts from its recipe's seed, whatever
+        torch.manual_seed(TEACHER_RECIPE.seed)  # ran before (its cache key holds no history)
+        net = TEACHERS[cfg.teacher_arch](dataset.image_shape, num_classes, cfg.teacher_width)
     if cfg.teacher is not None:
         load_user_teacher(net, Path(cfg.teacher))
         key, record = f"user-{Path(cfg.teacher).name}", {}
