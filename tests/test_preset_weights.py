@@ -37,11 +37,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.standin import standin_dataset
 from knowgen.config import list_presets, resolve_config
-from knowgen.data import DataConfig, load_dataset
-from knowgen.data.color import tint
-from knowgen.data.datasets import FASHION_MNIST_CLASSES, Dataset, resize_uint8
-from knowgen.data.shapes import SHAPES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "preset_weights.json"
 ROOT = Path(__file__).parents[1]
@@ -72,29 +69,6 @@ WORKERS = 2  # subprocesses at once, one thread each: the 2 cores of the smalles
 SLOW_PRESETS = {"text": 41, "dcgan-projected": 12, "seed": 6, "fusion": 3, "fusion-shapes": 3}
 
 
-def tiny_dataset(data_name: str) -> Dataset:
-    """256 digits standing in for the preset's data: resized to its side, named with its
-    classes, tinted and given its known factors where the preset reads them."""
-    digits = load_dataset(DataConfig(name="digits"))
-    side = 32 if data_name == "shapes" else 28
-    grey = resize_uint8(digits.images[:256], side)
-    factors = torch.Generator().manual_seed(5)
-    hue = torch.rand(len(grey), generator=factors)
-    if data_name == "shapes":
-        labels = digits.labels[:256] % len(SHAPES)
-        attributes = {"hue": hue}
-        for name in ("size", "rotation", "x", "y"):
-            attributes[name] = torch.rand(len(grey), generator=factors)
-        return Dataset(tint(grey, hue, torch.full_like(hue, 0.8)), labels, list(SHAPES), "shapes",
-                       attributes=attributes)  # fmt: skip
-    labels = digits.labels[:256]
-    names = list(FASHION_MNIST_CLASSES)
-    if data_name == "fashion-mnist-color":
-        colored = tint(grey, hue, torch.full_like(hue, 0.8))
-        return Dataset(colored, labels, names, data_name, attributes={"hue": hue})
-    return Dataset(grey, labels, names, "fashion-mnist")
-
-
 def use_portable_kernels() -> None:
     """Inside the subprocess (its environment already holds `PORTABLE_ENV`): the switches that
     are not environment variables."""
@@ -110,7 +84,7 @@ def preset_weights(preset: str, run_dir: Path) -> dict[str, torch.Tensor]:
     from knowgen.train.loop import train
 
     cfg = resolve_config(preset, TINY)
-    train(cfg, run_dir, dataset=tiny_dataset(cfg.data.name))
+    train(cfg, run_dir, dataset=standin_dataset(cfg.data.name))
     return load(run_dir).state_dict()
 
 
