@@ -1,7 +1,8 @@
 """The shell blocks of README.md and docs/*.md marked `<!-- runnable -->` run as written, in
 order, each document in a fresh folder, with the training budget cut to a few steps (`--minutes`
-and `--steps` become `--steps 4`) and evaluations to 1,000 samples: so the commands people copy
-stay true. Needs Fashion-MNIST (CI installs it)."""
+and `--steps` become `--steps 4`), evaluations to 1,000 samples, and the classifiers a command
+trains on the way (the transfer teacher, the CAS classifier) to one epoch: so the commands people
+copy stay true. Needs Fashion-MNIST (CI installs it)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,14 @@ def test_runnable_blocks_run_as_written(document, tmp_path, monkeypatch):
 
     if not FASHION_MNIST_DEBIAN_DIR.is_dir():
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+    from dataclasses import replace
+
+    from knowgen.metrics import cas
+    from knowgen.transfer import teachers
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(cas, "CAS_EPOCHS", 1)
+    monkeypatch.setattr(teachers, "TEACHER_RECIPE", replace(teachers.TEACHER_RECIPE, epochs=1))
     runner = CliRunner()
     for argv in commands(document):
         result = runner.invoke(app, shrink(argv))

@@ -55,6 +55,7 @@ def test_fusion_encoder_null_tokens_and_shapes():
         FusionEncoder(("class", "smell"), 3, 16)
 
 
+@pytest.mark.machine_sensitive
 def test_discriminator_side_sums_one_term_per_kind():
     encoder = FusionEncoder(("class", "hue"), 3, 8, sum_pooled=True, out_dim=32)
     cond = {"class": torch.tensor([2]), "hue": torch.tensor([0.3])}
@@ -223,6 +224,7 @@ def test_structure_vector_knows_where_not_only_how_much():
     assert (a - b).norm() > 0.4 * a.norm()
 
 
+@pytest.mark.machine_sensitive
 def test_guidance_moves_each_given_kind_away_from_its_null():
     torch.manual_seed(0)
     encoder = FusionEncoder(("class", "hue", "structure"), 3, 16)

@@ -82,6 +82,7 @@ def test_text_encoder_checks_the_embedding_size():
         encoder({"class": torch.zeros(5, dtype=torch.long)})
 
 
+@pytest.mark.machine_sensitive
 def test_matching_aware_d_rejects_real_images_under_other_captions():
     from knowgen.knowledge.conditioning import CaptionConditions
     from knowgen.knowledge.config import KnowledgeConfig

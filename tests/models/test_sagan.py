@@ -10,6 +10,9 @@ from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.models import ModelConfig, build_discriminator, build_generator
 from knowgen.models.layers import SelfAttention2d
 
+# tolerances on float arithmetic: also run under other kernel sets (make test)
+pytestmark = pytest.mark.machine_sensitive
+
 COND = ModelConfig(name="sagan", z_dim=8, width=8, attention_at=(7,))
 CLASS = KnowledgeConfig(condition="class")
 

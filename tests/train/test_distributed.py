@@ -54,16 +54,22 @@ def test_ranks_hold_identical_weights_and_only_rank_0_writes(tmp_path):
     assert saved == ["step-0000005.pt", "step-0000010.pt"]
 
 
-def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory) -> list[dict]:
+    """Each rank's weights after `LINEAR` under 2 processes: one torchrun for two tests."""
+    return train_worker(tmp_path_factory.mktemp("two"), "two", 2, *LINEAR)
+
+
+@pytest.mark.machine_sensitive
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path, two_processes):
     (one,) = train_worker(tmp_path, "one", 1, *LINEAR)
-    two = train_worker(tmp_path, "two", 2, *LINEAR)
-    assert_close(one, two[0], atol=1e-5)
+    assert_close(one, two_processes[0], atol=1e-5)
     changed = [k for k in one if k.startswith("g.") and not torch.equal(one[k], 0 * one[k])]
     assert changed  # the comparison is about trained weights, not zeros
 
 
-def test_resume_under_two_processes_continues_the_trajectory(tmp_path):
-    straight = train_worker(tmp_path, "straight", 2, *LINEAR)
+def test_resume_under_two_processes_continues_the_trajectory(tmp_path, two_processes):
+    straight = two_processes
     train_worker(tmp_path, "resumed", 2, *LINEAR[:1], "train.steps=6", "train.checkpoint_every=6")
     resumed = train_worker(tmp_path, "resumed", 2, *LINEAR, resume=True)
     assert_close(straight[0], resumed[0], atol=1e-6)

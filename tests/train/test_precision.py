@@ -38,6 +38,7 @@ def test_mixed_precision_trains_with_fp32_weights(tmp_path, precision):
     )
 
 
+@pytest.mark.machine_sensitive
 def test_channels_last_follows_the_same_trajectory(tmp_path):
     plain = run(tmp_path / "plain")
     nhwc = run(tmp_path / "nhwc", "train.channels_last=true")
