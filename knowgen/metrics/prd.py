@@ -17,20 +17,29 @@ def kth_neighbour_radius(features: torch.Tensor, k: int, chunk: int = 2048) -> t
     radii = []
     for start in range(0, len(features), chunk):
         distances = torch.cdist(features[start : start + chunk], features)
-        radii.append(distances.kthvalue(k + 1, dim=1).values)  # +1: the row itself is at 0
+        # the largest of the k+1 smallest (the row itself is at 0): the same value kthvalue
+        # gives, found ~5x faster on CPU (a partial sort, where kthvalue copies each row)
+        radii.append(distances.topk(k + 1, dim=1, largest=False).values[:, -1])
     return torch.cat(radii)
 
 
-def _ball_counts(queries: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk=2048):
-    """For each query, how many of the balls (centres, radii) contain it (N_q,); and for each
-    ball, whether any query falls in it (N_c,)."""
-    counts = []
-    hit = torch.zeros(len(centres), dtype=torch.bool)
-    for start in range(0, len(queries), chunk):
-        inside = torch.cdist(queries[start : start + chunk], centres) <= radii[None, :]
-        counts.append(inside.sum(1))
-        hit |= inside.any(0)
-    return torch.cat(counts), hit
+def _ball_counts(
+    real: torch.Tensor, fake: torch.Tensor, real_radii: torch.Tensor, fake_radii: torch.Tensor,
+    chunk: int = 2048,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """One pass over the fake-to-real distances, each computed once: for each fake, how many real
+    balls hold it (N_f,); for each real, how many fake balls hold it (N_r,); for each real ball,
+    whether any fake falls in it (N_r,)."""
+    fake_in_real = []
+    real_in_fake = torch.zeros(len(real), dtype=torch.long)
+    hit = torch.zeros(len(real), dtype=torch.bool)
+    for start in range(0, len(fake), chunk):
+        distances = torch.cdist(fake[start : start + chunk], real)  # (chunk, N_r)
+        inside_real = distances <= real_radii[None, :]
+        fake_in_real.append(inside_real.sum(1))
+        hit |= inside_real.any(0)
+        real_in_fake += (distances <= fake_radii[start : start + chunk, None]).sum(0)
+    return torch.cat(fake_in_real), real_in_fake, hit
 
 
 def precision_recall_density_coverage(
@@ -40,8 +49,7 @@ def precision_recall_density_coverage(
     real, fake = real.float(), fake.float()
     real_radii = kth_neighbour_radius(real, k)
     fake_radii = kth_neighbour_radius(fake, k)
-    fake_in_real, real_balls_hit = _ball_counts(fake, real, real_radii)
-    real_in_fake, _ = _ball_counts(real, fake, fake_radii)
+    fake_in_real, real_in_fake, real_balls_hit = _ball_counts(real, fake, real_radii, fake_radii)
     return {
         "precision": float((fake_in_real > 0).float().mean()),
         "recall": float((real_in_fake > 0).float().mean()),
