@@ -18,6 +18,7 @@ Speed is not what this measures, so it does not matter how long each run takes.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -88,6 +89,25 @@ def equal_steps_table(presets: list[str], seeds: list[int], steps: int, samples:
     return lines
 
 
+def rate_cell(runs: dict[str, list[float]], name: str) -> str:
+    """The median images/s of a variant's runs (their range with repeats), and its ratio to
+    fp32's median."""
+    median = statistics.median(runs[name])
+    text = f"{median:.0f}"
+    if len(runs[name]) > 1:
+        text += f" ({min(runs[name]):.0f}-{max(runs[name]):.0f})"
+    if name == "fp32":
+        return text
+    return f"{text}, {median / statistics.median(runs['fp32']):.2f}x"
+
+
+def kernel_choices() -> str:
+    """The kernel sets asked of ATen, oneDNN and MKL in the environment (an emulated CPU kind)."""
+    names = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+    asked = [f"{name}={os.environ[name]}" for name in names if name in os.environ]
+    return ", ".join(asked) or "the machine's own"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presets", nargs="+", default=["dcgan", "modern", "cgan"])
@@ -98,7 +118,22 @@ def main() -> None:
     parser.add_argument("--equal-steps", type=int, help="compare FID of fp32 and bf16 at N steps")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--num-samples", type=int, default=5000)
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        choices=list(VARIANTS),
+        default=list(VARIANTS),
+        help="which speed rows (fp32 is always measured: the ratios' base)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="rounds over the variants, interleaved; cells give the median",
+    )
+    parser.add_argument("--title", default="Precision and memory layout", help="docs section")
     args = parser.parse_args()
+    variants = {k: v for k, v in VARIANTS.items() if k == "fp32" or k in args.variants}
     device = torch.device(args.device)
     machine = describe_machine()
     print(machine, flush=True)
@@ -128,39 +163,40 @@ def main() -> None:
         + ", ".join(f"{m:.2f}" for m in micro)
         + f"); auto: {describe(choice)}",
         "",
-        "| preset | " + " | ".join(VARIANTS) + " |",
-        "| --- | " + " | ".join("---:" for _ in VARIANTS) + " |",
+        "| preset | " + " | ".join(variants) + " |",
+        "| --- | " + " | ".join("---:" for _ in variants) + " |",
     ]
     threads = torch.get_num_threads()
     for preset in args.presets:
-        rates = {}
-        for name, settings in VARIANTS.items():
-            extra = settings + [f'train.device="{args.device}"']
-            try:
-                resolve_config(preset, extra)
-            except ValueError as refused:  # e.g. compile with R1: named in the printout
-                print(f"{preset} {name}: refused ({refused})", flush=True)
-                continue
-            rates[name] = train_images_per_s(preset, 1, threads, args.steps, args.batch, extra)
-            print(f"{preset} {name}: {rates[name]:.0f} img/s", flush=True)
-        cells = [f"{rates['fp32']:.0f}"] + [
-            f"{rates[name]:.0f} ({rates[name] / rates['fp32']:.2f}x)" if name in rates
-            else "refused" for name in VARIANTS if name != "fp32"
-        ]  # fmt: skip
+        runs: dict[str, list[float]] = {}
+        for _ in range(args.repeats):  # interleaved: a slow spell of the machine hits every row
+            for name, settings in variants.items():
+                extra = settings + [f'train.device="{args.device}"']
+                try:
+                    resolve_config(preset, extra)
+                except ValueError as refused:  # e.g. compile with R1: named in the printout
+                    print(f"{preset} {name}: refused ({refused})", flush=True)
+                    continue
+                rate = train_images_per_s(preset, 1, threads, args.steps, args.batch, extra)
+                runs.setdefault(name, []).append(rate)
+                print(f"{preset} {name}: {rate:.0f} img/s", flush=True)
+        cells = [rate_cell(runs, name) if name in runs else "refused" for name in variants]
         lines.append(f"| `{preset}` | " + " | ".join(cells) + " |")
     print("\n".join(lines))
     if args.write_docs and device.type == "cpu":
         body = "\n".join(
             [
-                f"Machine: {machine}. Command: `python benchmarks/precision.py --presets "
-                f"{' '.join(args.presets)} --steps {args.steps} --write-docs` (training images/s, "
-                f"batch {args.batch}, median of the logged windows after the first; ratio to the "
-                "fp32 row).",
+                f"Machine: {machine}. Kernels: {kernel_choices()}. Command: `python "
+                f"benchmarks/precision.py --presets {' '.join(args.presets)} --steps "
+                f"{args.steps} --variants {' '.join(repr(v) for v in variants)} --repeats "
+                f"{args.repeats} --write-docs` (training images/s, batch {args.batch}, median of "
+                "the logged windows after the first; with repeats, the median (min-max) of the "
+                "runs; ratio to the fp32 cell).",
                 "",
                 *lines,
             ]
         )
-        write_section("docs/benchmarks.md", "Precision and memory layout", body)
+        write_section("docs/benchmarks.md", args.title, body)
 
 
 if __name__ == "__main__":

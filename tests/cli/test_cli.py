@@ -243,3 +243,13 @@ def test_evaluate_cas_beside_the_same_classifier_on_real_images(kind, conditiona
     assert 0 <= scores["cas"] <= 1 and scores["cas_num_images"] == 300
     # 300 real digits teach this classifier far more than 40 steps of a tiny GAN's images
     assert scores["cas_real"] > 0.5 and scores["cas_real"] > scores["cas"] + 0.2
+
+
+def test_info_machine_says_what_auto_picks_here():
+    # the suite pins precision "auto" to fp32 (conftest), so the layout that follows is NCHW
+    # on a CPU
+    result = invoke("info", "--machine")
+    assert result.exit_code == 0, result.output
+    assert "precision   fp32" in result.output
+    expected = "NCHW" if "gpu         none" in result.output else "channels-last"
+    assert f"layout      {expected} (train.channels_last=auto" in result.output
