@@ -79,25 +79,18 @@ def command(
 
 def describe_machine() -> str:
     """What training would run on here: device, threads, bf16 units, what precision "auto"
-    resolves to and why (measured once per machine, then cached), and the layout that follows."""
+    resolves to and why (measured once per machine, then cached)."""
     import os
     import platform
 
     import torch
 
-    from knowgen.train.precision import (
-        cpu_bf16_units,
-        cpu_model,
-        describe,
-        resolve_channels_last,
-        resolve_precision,
-    )
+    from knowgen.train.precision import cpu_bf16_units, cpu_model, describe, resolve_precision
     from knowgen.train.state import resolve_device
 
     device = resolve_device("auto")
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "none"
     choice = resolve_precision("auto", device)
-    nhwc = resolve_channels_last("auto", choice.precision, device)
     lines = [
         f"cpu         {cpu_model() or platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} logical cores, torch threads {torch.get_num_threads()}",
@@ -106,8 +99,6 @@ def describe_machine() -> str:
         f"torch       {torch.__version__}",
         f"device      {device} (train.device=auto)",
         describe(choice).replace("precision ", "precision   ", 1) + " (train.precision=auto)",
-        f"layout      {'channels-last' if nhwc else 'NCHW'} (train.channels_last=auto, as in "
-        "the modern presets: NHWC with bf16 or on CUDA)",
     ]
     return "\n".join(lines)
 

@@ -40,8 +40,7 @@ class TrainConfig:
     ada_images: int = 100_000
     # autocast dtype (fp16: + GradScaler); "auto": bf16 where measured faster, else fp32
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    # NHWC for G, D and batches; "auto": where it was measured to pay (precision.py)
-    channels_last: bool | Literal["auto"] = False
+    channels_last: bool = False  # NHWC for G, D and batches (GPU tensor cores; modern on CPU)
     compile: bool = False  # torch.compile G's forward and D's judge (slow to start; GPU)
     sync_batchnorm: bool = False  # torchrun on GPUs: BatchNorm statistics over the global batch
 

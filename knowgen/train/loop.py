@@ -36,11 +36,7 @@ from knowgen.train.evaluation import PeriodicEvaluation
 from knowgen.train.metrics_log import MetricsLog, SilentLog
 from knowgen.train.overfitting import OverfittingProbe
 from knowgen.train.precision import describe as describe_precision
-from knowgen.train.precision import (
-    describe_channels_last,
-    resolve_channels_last,
-    resolve_precision,
-)
+from knowgen.train.precision import resolve_precision
 from knowgen.train.run_dir import prepare_run_dir
 from knowgen.train.state import TrainState, apply_optimizer_settings, init_state, resolve_device
 from knowgen.train.steps import d_step, g_step, generate_fake
@@ -309,10 +305,7 @@ def build_run(
     if cfg.transfer.mode != "none":
         teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
         log.info("transfer %s from teacher %s", cfg.transfer.mode, teacher.key)
-    precision = chosen_precision(cfg.train.precision, device, world)
-    channels_last = resolve_channels_last(cfg.train.channels_last, precision, device)
-    log.info(describe_channels_last(cfg.train.channels_last, channels_last, precision))
-    train_cfg = replace(cfg.train, precision=precision, channels_last=channels_last)
+    train_cfg = replace(cfg.train, precision=chosen_precision(cfg.train.precision, device, world))
     state = init_state(cfg.model, train_cfg, dataset.image_shape, device, num_classes,
                        cfg.transfer, teacher, world, conditioning, cfg.knowledge)  # fmt: skip
     if resume:  # every rank restores the same checkpoint: identical weights, RNG and step
@@ -357,8 +350,7 @@ def _train(
     metrics = MetricsLog(run_dir, train_cfg.tensorboard) if world.is_main else SilentLog()
     if resume:
         metrics.truncate_after(state.step)
-    nhwc = resolve_channels_last(train_cfg.channels_last, state.precision, state.device)
-    memory_format = torch.channels_last if nhwc else torch.contiguous_format
+    memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
     progress = tqdm(total=run.last_step, initial=state.step, unit="step", dynamic_ncols=True,
                     mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=run_dir.name,
                     disable=not world.is_main)  # fmt: skip

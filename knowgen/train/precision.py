@@ -163,23 +163,3 @@ def resolve_precision(requested: str, device: torch.device) -> PrecisionChoice:
 def describe(choice: PrecisionChoice) -> str:
     """One line for the run log and `knowgen info --machine`."""
     return f"precision {choice.precision}: {choice.reason}"
-
-
-def resolve_channels_last(requested: bool | str, precision: str, device: torch.device) -> bool:
-    """`train.channels_last` as training will use it. "auto": NHWC on CUDA (tensor cores want
-    it) and with bf16 autocast, where oneDNN's bf16 convolutions run NHWC natively (`modern`:
-    bf16 + NHWC 1.40-1.67x fp32's images/s against 1.07-1.16x for bf16 alone, AVX-512 BF16,
-    benchmarks/precision.py); NCHW in fp32 on a CPU, where it was not measured to pay (see
-    docs/benchmarks.md, "Channels-last on an AVX2-only machine"). So the same preset follows
-    what its machine's precision verdict says instead of a constant tuned on one machine."""
-    if requested != "auto":
-        return bool(requested)
-    return device.type == "cuda" or precision == "bf16"
-
-
-def describe_channels_last(requested: bool | str, chosen: bool, precision: str) -> str:
-    """One line for the run log: the layout and why."""
-    layout = "channels-last (NHWC)" if chosen else "NCHW"
-    if requested != "auto":
-        return f"layout {layout}: set in the config (train.channels_last)"
-    return f'layout {layout}: train.channels_last = "auto" with {precision} on this device'

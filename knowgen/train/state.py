@@ -17,7 +17,6 @@ from knowgen.models.codes import LatentCodes, QHead
 from knowgen.train.config import TrainConfig
 from knowgen.train.distributed import World
 from knowgen.train.ema import EMA
-from knowgen.train.precision import resolve_channels_last
 from knowgen.transfer import (
     ProjectedDiscriminator,
     Teacher,
@@ -126,7 +125,7 @@ def init_state(
             raise ValueError("train.sync_batchnorm needs CUDA GPUs (PyTorch syncs BN on GPU only)")
         generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
         discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
-    if resolve_channels_last(train_cfg.channels_last, train_cfg.precision, device):
+    if train_cfg.channels_last:
         generator = generator.to(memory_format=torch.channels_last)
         discriminator = discriminator.to(memory_format=torch.channels_last)
     trainable_d = [p for p in discriminator.parameters() if p.requires_grad]

@@ -9,7 +9,6 @@ import torch
 
 from knowgen.config import resolve_config
 from knowgen.train.loop import train
-from knowgen.train.precision import resolve_channels_last
 from tests.conftest import TINY
 
 
@@ -47,27 +46,6 @@ def test_channels_last_follows_the_same_trajectory(tmp_path):
     assert conv.is_contiguous(memory_format=torch.channels_last)
     for a, b in zip(plain.generator.parameters(), nhwc.generator.parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-4)
-
-
-@pytest.mark.parametrize(
-    ("requested", "precision", "device", "expected"),
-    [("auto", "bf16", "cpu", True), ("auto", "fp32", "cpu", False),
-     ("auto", "fp32", "cuda", True), (True, "fp32", "cpu", True), (False, "bf16", "cuda", False)],
-)  # fmt: skip
-def test_channels_last_auto_follows_the_precision_and_device(requested, precision, device,
-                                                             expected):  # fmt: skip
-    assert resolve_channels_last(requested, precision, torch.device(device)) is expected
-
-
-def test_the_run_log_says_which_layout_auto_chose(tmp_path, caplog):
-    with caplog.at_level("INFO", logger="knowgen.train.loop"):
-        state = run(tmp_path, 'train.channels_last="auto"', "train.steps=1")
-    assert 'layout NCHW: train.channels_last = "auto" with fp32' in caplog.text
-    weights = [m.weight for m in state.discriminator.modules() if isinstance(m, torch.nn.Conv2d)]
-    wide = [w for w in weights if w.shape[1] > 1]  # one input channel is both layouts at once
-    assert wide and not any(w.is_contiguous(memory_format=torch.channels_last) for w in wide)
-    with pytest.raises(ValueError, match="train.channels_last"):
-        resolve_config("dcgan", ['train.channels_last="sometimes"'])
 
 
 def test_sync_batchnorm_needs_gpus(tmp_path):
