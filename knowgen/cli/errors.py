@@ -21,7 +21,7 @@ from safetensors import SafetensorError
 
 from knowgen.knowledge.text import MissingExtraError
 from knowgen.train.checkpoint import NonFiniteWeightsError
-from knowgen.train.loop import NonFiniteLossError
+from knowgen.train.metrics_log import NonFiniteLossError
 
 USER_ERRORS = (
     ValueError,  # includes KnowledgeError

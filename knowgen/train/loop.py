@@ -33,7 +33,7 @@ from knowgen.train.checkpoint import (
 )
 from knowgen.train.distributed import World, init_world, leave_world
 from knowgen.train.evaluation import PeriodicEvaluation
-from knowgen.train.metrics_log import MetricsLog, SilentLog
+from knowgen.train.metrics_log import LogWindow, MetricsLog, SilentLog
 from knowgen.train.overfitting import OverfittingProbe
 from knowgen.train.precision import describe as describe_precision
 from knowgen.train.precision import resolve_precision
@@ -45,10 +45,6 @@ from knowgen.transfer import load_or_train_teacher
 log = logging.getLogger(__name__)
 
 FIXED_NOISE_SEED = 1234
-
-
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite; training stops rather than write garbage checkpoints."""
 
 
 def stop_step(cfg: RunConfig, batches_per_epoch: int) -> int | None:
@@ -131,70 +127,6 @@ def train_step(
     state.ema.update(state.generator, state.step)
     state.step += 1
     return logs
-
-
-class LogWindow:
-    """Mean loss terms and images/s since the last log record. Terms stay tensors until the
-    record is written: one device synchronisation per record, not one per term per step.
-
-    It also watches the terms for NaN/inf. Reading a flag back every step would stall a GPU's
-    queue each step, so the window keeps, on the device, the first step at which each term
-    stopped being finite, and `check_finite` reads it where the loop syncs anyway: at each log
-    record, before each checkpoint and at the end. The error still names the exact step and
-    term, and no checkpoint is written after a non-finite loss.
-    """
-
-    def __init__(self, batch_size: int) -> None:
-        self.batch_size = batch_size
-        # term -> (first step at which it was non-finite, or -1; its value then), on the device
-        self.first_bad: dict[str, torch.Tensor] = {}
-        self._reset()
-
-    def _reset(self) -> None:
-        self.start, self.steps, self.sums = time.perf_counter(), 0, {}
-
-    def add(self, logs: dict[str, torch.Tensor], step: int) -> None:
-        """Add the terms of the step that ended at `step` (no synchronisation)."""
-        for key, value in logs.items():
-            value = value.detach()
-            self.sums[key] = self.sums.get(key, 0.0) + value.double()
-            total = value.double().sum()  # NaN or inf where any element is
-            if key not in self.first_bad:  # once per term: the only host-to-device copy
-                self.first_bad[key] = torch.tensor([-1.0, 0.0], dtype=torch.double,
-                                                   device=value.device)  # fmt: skip
-            first_step, first_value = self.first_bad[key].unbind()
-            bad_now = ~torch.isfinite(total) & (first_step < 0)
-            # `step` goes in as a Python scalar: no copy to the device
-            new_step = torch.where(bad_now, float(step), first_step)
-            self.first_bad[key] = torch.stack([new_step, torch.where(bad_now, total, first_value)])
-        self.steps += 1
-
-    def check_finite(self) -> None:
-        """Stop the run on a NaN/inf loss term seen since the start, naming the first one."""
-        if not self.first_bad:
-            return
-        names = list(self.first_bad)
-        firsts = torch.stack([self.first_bad[name] for name in names]).tolist()  # one sync
-        pairs = zip(firsts, names, strict=True)
-        seen = [(int(step), name, value) for (step, value), name in pairs if step >= 0]
-        if seen:
-            step, name, value = min(seen)
-            raise NonFiniteLossError(
-                f"loss term {name!r} became {value} at step {step}; lower the learning "
-                "rates or change loss.kind. Earlier checkpoints are intact."
-            )
-
-    def pause(self, seconds: float) -> None:
-        """Leave `seconds` (spent on something other than training) out of the rate."""
-        self.start += seconds
-
-    def flush(self) -> dict[str, float]:
-        self.check_finite()
-        seconds = max(time.perf_counter() - self.start, 1e-9)
-        record = {k: float(v) / self.steps for k, v in self.sums.items()}
-        record["images_per_s"] = self.steps * self.batch_size / seconds
-        self._reset()
-        return record
 
 
 def train(

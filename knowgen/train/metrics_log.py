@@ -1,9 +1,11 @@
-"""Where training numbers go: `metrics.jsonl` (one JSON object per line) and TensorBoard."""
+"""Where training numbers go: `metrics.jsonl` (one JSON object per line) and TensorBoard; and
+the window of steps each record summarises (`LogWindow`), which also watches for NaN/inf."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,3 +88,76 @@ class SilentLog(MetricsLog):
 
     def close(self) -> None:
         pass
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; training stops rather than write garbage checkpoints."""
+
+
+class LogWindow:
+    """Mean loss terms and images/s since the last log record. Terms stay tensors until the
+    record is written: one device synchronisation per record, not one per term per step.
+
+    It also watches the terms for NaN/inf. Reading a flag back every step would stall a GPU's
+    queue each step, so the window keeps, on the device, the first step at which each term
+    stopped being finite and its value then, and `check_finite` reads them where the loop syncs
+    anyway: at each log record, before each checkpoint and at the end. The error still names the
+    exact step and term, and no checkpoint is written after a non-finite loss.
+    """
+
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+        # term -> first step at which it was non-finite (-1: not yet) and its value then (0-dim
+        # tensors on the device, never read back until `check_finite`)
+        self.first_bad_step: dict[str, torch.Tensor] = {}
+        self.first_bad_value: dict[str, torch.Tensor] = {}
+        self._reset()
+
+    def _reset(self) -> None:
+        self.start, self.steps, self.sums = time.perf_counter(), 0, {}
+
+    def add(self, logs: dict[str, torch.Tensor], step: int) -> None:
+        """Add the terms of the step that ended at `step` (no synchronisation)."""
+        for key, value in logs.items():
+            value = value.detach().double()
+            self.sums[key] = self.sums.get(key, 0.0) + value
+            total = value.sum()  # NaN or inf where any element is
+            if key not in self.first_bad_step:  # once per term: the only host-to-device copies
+                self.first_bad_step[key] = torch.tensor(
+                    -1.0, dtype=torch.double, device=total.device
+                )
+                self.first_bad_value[key] = torch.zeros_like(total)
+            bad_now = ~torch.isfinite(total) & (self.first_bad_step[key] < 0)
+            # `step` goes in as a Python scalar: no copy to the device
+            self.first_bad_step[key] = torch.where(bad_now, float(step), self.first_bad_step[key])
+            self.first_bad_value[key] = torch.where(bad_now, total, self.first_bad_value[key])
+        self.steps += 1
+
+    def check_finite(self) -> None:
+        """Stop the run on a NaN/inf loss term seen since the start, naming the first one."""
+        if not self.first_bad_step:
+            return
+        names = list(self.first_bad_step)
+        tensors = [self.first_bad_step[n] for n in names] + [self.first_bad_value[n] for n in names]
+        read = torch.stack(tensors).tolist()  # one synchronisation
+        steps, values = read[: len(names)], read[len(names) :]
+        pairs = zip(steps, names, values, strict=True)
+        seen = [(int(step), name, value) for step, name, value in pairs if step >= 0]
+        if seen:
+            step, name, value = min(seen)
+            raise NonFiniteLossError(
+                f"loss term {name!r} became {value} at step {step}; lower the learning "
+                "rates or change loss.kind. Earlier checkpoints are intact."
+            )
+
+    def pause(self, seconds: float) -> None:
+        """Leave `seconds` (spent on something other than training) out of the rate."""
+        self.start += seconds
+
+    def flush(self) -> dict[str, float]:
+        self.check_finite()
+        seconds = max(time.perf_counter() - self.start, 1e-9)
+        record = {k: float(v) / self.steps for k, v in self.sums.items()}
+        record["images_per_s"] = self.steps * self.batch_size / seconds
+        self._reset()
+        return record

@@ -7,7 +7,8 @@ from knowgen.checkpoint import list_checkpoints
 from knowgen.config import list_presets
 from knowgen.data import DataConfig, load_dataset
 from knowgen.images import to_float
-from knowgen.train.loop import LogWindow, NonFiniteLossError, train
+from knowgen.train.loop import train
+from knowgen.train.metrics_log import LogWindow, NonFiniteLossError
 from knowgen.train.state import init_state
 
 
