@@ -24,6 +24,7 @@ import contextlib
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.curves import read_metrics  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from benchmarks.standin import standin_dataset  # noqa: E402
+from benchmarks.throughput import knowgen_windows  # noqa: E402
 from knowgen.config import list_presets, resolve_config  # noqa: E402
 from knowgen.data import DataConfig, load_dataset  # noqa: E402
 from knowgen.data.datasets import FASHION_MNIST_DEBIAN_DIR  # noqa: E402
@@ -87,10 +89,6 @@ def settings(device: str, plan: Plan, *extra: str) -> list[str]:
             *plan.extra, *extra]  # fmt: skip
 
 
-def flat_weights(run: Path) -> dict[str, torch.Tensor]:
-    return load(run).state_dict()
-
-
 def check_preset(preset: str, device: str, plan: Plan, work: Path) -> dict:
     """Train `preset` straight and in two halves (checkpoint + resume), then export and sample."""
     steps, half = plan.preset_steps, plan.preset_steps // 2
@@ -104,7 +102,7 @@ def check_preset(preset: str, device: str, plan: Plan, work: Path) -> dict:
     train(resolve_config(preset, [*common, f"train.steps={half}"]), work / "halves", dataset=data)
     train(cfg, work / "halves", resume=True, dataset=data)
     losses = [v for r in read_metrics(work / "straight") for k, v in r.items() if "_" in k]
-    straight, resumed = flat_weights(work / "straight"), flat_weights(work / "halves")
+    straight, resumed = load(work / "straight").state_dict(), load(work / "halves").state_dict()
     gap = max(float((straight[k].double() - resumed[k].double()).abs().max()) for k in straight)
     export = export_generator(work / "straight")
     generator = load(export)
@@ -127,11 +125,8 @@ def check_speed(preset: str, batch: int, mode: str, device: str, plan: Plan) -> 
     run = [f"train.batch_size={batch}", f"train.steps={steps}", f"train.log_every={window}",
            f"train.sample_every={steps}", f"train.checkpoint_every={steps}"]  # fmt: skip
     cfg = resolve_config(preset, settings(device, plan, *MODES[mode], *run))
-    with tempfile.TemporaryDirectory() as tmp:
-        train(cfg, Path(tmp) / "run", dataset=data)
-        rates = [r["images_per_s"] for r in read_metrics(Path(tmp) / "run") if "images_per_s" in r]
-    later = sorted(rates[len(rates) // 2 :])  # the first window holds the warm-up (and compile)
-    return later[len(later) // 2]
+    rates = knowgen_windows(data, cfg, steps, window)
+    return statistics.median(rates[len(rates) // 2 :])  # the first window: warm-up (and compile)
 
 
 def check_torchrun(device: str, plan: Plan, work: Path) -> dict:

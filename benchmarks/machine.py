@@ -19,6 +19,14 @@ def describe_machine() -> str:
     )
 
 
+def kernel_choices() -> str:
+    """The kernel sets asked of ATen, oneDNN and MKL in the environment (an emulated CPU kind),
+    printed beside a figure so that it is never taken for the machine's own."""
+    names = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+    asked = [f"{name}={os.environ[name]}" for name in names if name in os.environ]
+    return ", ".join(asked) or "the machine's own"
+
+
 def write_section(path: str, title: str, body: str) -> None:
     """Replace (or append) the `## title` section of a Markdown file, keeping the others."""
     text = "# Benchmarks\n"

@@ -18,7 +18,6 @@ Speed is not what this measures, so it does not matter how long each run takes.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.curves import read_metrics, spread  # noqa: E402
-from benchmarks.machine import describe_machine, write_section  # noqa: E402
+from benchmarks.machine import describe_machine, kernel_choices, write_section  # noqa: E402
 from benchmarks.scaling import QUIET, train_images_per_s  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.precision import (  # noqa: E402
@@ -99,13 +98,6 @@ def rate_cell(runs: dict[str, list[float]], name: str) -> str:
     if name == "fp32":
         return text
     return f"{text}, {median / statistics.median(runs['fp32']):.2f}x"
-
-
-def kernel_choices() -> str:
-    """The kernel sets asked of ATen, oneDNN and MKL in the environment (an emulated CPU kind)."""
-    names = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
-    asked = [f"{name}={os.environ[name]}" for name in names if name in os.environ]
-    return ", ".join(asked) or "the machine's own"
 
 
 def main() -> None:

@@ -117,7 +117,7 @@ def portable_fingerprints(presets: list[str], env: dict[str, str] | None = None)
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
-            )  # fmt: skip
+            )
             for share in shares
         ]
         results = {}
