@@ -78,6 +78,8 @@ def read_generator_source(path: Path) -> tuple[dict[str, Any], dict[str, torch.T
         "class_names": payload["class_names"],
         "step": payload["step"],
         "source": str(path),
+        # the real split the run is judged against (emoji: its training images)
+        "reference_split": (payload["config"].get("eval") or {}).get("split", "test"),
     }
     return meta, payload["ema_generator"]
 

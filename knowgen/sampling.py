@@ -295,7 +295,8 @@ class Generator:
         """The export's description: what rebuilds the network, and no local paths (where the
         data or the run lived; a text model given as a folder keeps only the folder's name)."""
         meta = {"format_version": EXPORT_FORMAT_VERSION}
-        for key in ("model", "knowledge", "data", "image_shape", "class_names", "step"):
+        for key in ("model", "knowledge", "data", "image_shape", "class_names", "step",
+                    "reference_split"):  # fmt: skip
             if key in self.meta:
                 meta[key] = self.meta[key]
         meta["data"] = {k: v for k, v in dict(meta.get("data", {})).items() if k != "path"}

@@ -9,6 +9,7 @@ import sys
 import typer
 
 from knowgen.cli import (
+    data,
     evaluate,
     evaluator,
     export,
@@ -36,6 +37,7 @@ for module in (
 ):  # fmt: skip
     app.command(name=module.NAME)(module.command)
 app.add_typer(evaluator.app, name=evaluator.NAME)
+app.add_typer(data.app, name=data.NAME)
 
 
 class _StderrHandler(logging.Handler):

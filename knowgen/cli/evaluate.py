@@ -50,25 +50,33 @@ def format_table(scores: dict) -> str:
             grounded = scores.get(f"heldout_{key}_accuracy_grounded")
             if grounded is not None:
                 rows.insert(-2, ("  ... grounded in WordNet ^", f"{100 * grounded:.2f}%"))
+    factors = [k.removeprefix("factor_").removesuffix("_ceiling")
+               for k in scores if k.startswith("factor_") and k.endswith("_ceiling")]  # fmt: skip
+    fused = "class_alone_class_accuracy" in scores or any("_alone_" in k for k in scores)
     for prefix, what in (("", "all given"), ("heldout_", "held-out pairs")):  # a fusion generator
-        if f"{prefix}joint_accuracy" in scores:
-            rows.insert(
-                -2, (f"{what}: class accuracy ^", f"{scores[prefix + 'class_accuracy']:.2%}")
-            )
-            rows.insert(-2, (f"{what}: hue error v (median)",
-                             f"{scores[prefix + 'hue_error_median']:.1f} deg"))  # fmt: skip
-            rows.insert(-2, (f"{what}: structure IoU ^", f"{scores[prefix + 'structure_iou']:.3f}"))
-            rows.insert(-2, (f"{what}: joint ^", f"{scores[prefix + 'joint_accuracy']:.2%}"))
-            for factor in ("size", "position", "rotation"):  # shapes: the factor classifiers
-                value = scores.get(f"{prefix}factor_{factor}_accuracy")
-                if value is not None:
-                    ceiling = scores[f"factor_{factor}_ceiling"]
-                    rows.insert(-2, (f"{what}: {factor} ^ (real: {ceiling:.1%})", f"{value:.2%}"))
-    if "text_alone_class_accuracy" in scores:  # a fusion generator given a description only
-        rows.insert(-2, ("text alone: class ^", f"{scores['text_alone_class_accuracy']:.2%}"))
-        rows.insert(-2, ("text alone: colour ^", f"{scores['text_alone_colour_accuracy']:.2%}"))
-    if "heldout_joint_accuracy" in scores:
-        rows.insert(-2, ("held-out pairs: FID v", f"{scores['heldout_fid']:.3f}"))
+        if not fused or f"{prefix}fid" not in scores and prefix:
+            continue
+        for key, name, form in (
+            ("class_accuracy", "class accuracy ^", "{:.2%}"),
+            ("hue_error_median", "hue error v (median)", "{:.1f} deg"),
+            ("structure_iou", "structure IoU ^", "{:.3f}"),
+            ("joint_accuracy", "joint ^", "{:.2%}"),
+        ):
+            if prefix + key in scores:
+                rows.insert(-2, (f"{what}: {name}", form.format(scores[prefix + key])))
+        for factor in factors:  # shapes: size, position, rotation; emoji: style
+            value = scores.get(f"{prefix}factor_{factor}_accuracy")
+            if value is not None:
+                ceiling = scores[f"factor_{factor}_ceiling"]
+                rows.insert(-2, (f"{what}: {factor} ^ (real: {ceiling:.1%})", f"{value:.2%}"))
+        if prefix and f"{prefix}fid" in scores:
+            rows.insert(-2, (f"{what}: FID v", f"{scores[prefix + 'fid']:.3f}"))
+    for kind in ("class", "text", *factors):  # each kind given alone
+        for key, name in (("class_accuracy", "class"), ("colour_accuracy", "colour"),
+                          *((f"factor_{f}_accuracy", f) for f in factors)):  # fmt: skip
+            value = scores.get(f"{kind}_alone_{key}")
+            if value is not None:
+                rows.insert(-2, (f"{kind} alone: {name} ^", f"{value:.2%}"))
     if "inception_fid" in scores:
         rows.insert(1, ("FID (Inception-v3)", f"{scores['inception_fid']:.3f}"))
     if "cas" in scores:
@@ -115,7 +123,9 @@ def command(
     n: int = typer.Option(
         None, "--n", min=10, help="Samples to judge (default: eval.num_samples)."
     ),
-    split: str = typer.Option(None, help="Real split to compare with: train or test."),
+    split: str = typer.Option(
+        None, help="Real split to compare with: train or test (default: the run's eval.split)."
+    ),
     data: str = typer.Option(None, help="Judge against this dataset instead of the run's."),
     set_: list[str] = typer.Option(
         [], "--set", help="Override data.*, knowledge.* (e.g. knowledge.guidance) or eval.* keys."
@@ -154,6 +164,7 @@ def command(
     overrides = list(set_)
     overrides += data_overrides(data) if data else []
     overrides += [f"eval.num_samples={n}"] if n is not None else []
+    split = split or generator.meta.get("reference_split")  # as the run was judged
     overrides += [f'eval.split="{split}"'] if split else []
     cfg = build_config(apply_overrides(raw, overrides))
     labelled = has_labels(cfg.data)

@@ -49,6 +49,12 @@ def command(
     prompts: Path = typer.Option(
         None, help="Text generators: a file of prompts, one per line (# comments skipped)."
     ),
+    style: list[str] = typer.Option(
+        [],
+        "--style",
+        help="Fusion generators trained with styles (emoji): google or twitter (repeat for one "
+        "row per style).",
+    ),
     color: list[str] = typer.Option(
         [],
         "--color",
@@ -87,8 +93,8 @@ def command(
     """Generate images from a trained generator (EMA weights) without unpickling anything.
 
     Each knowledge option may repeat: one labelled grid row per combination of the values given
-    (class x colour x structure x text x attribute x guidance), --n images each, the same noise
-    in every row, so rows differ by the knowledge alone.
+    (class x style x colour x structure x text x attribute x guidance), --n images each, the
+    same noise in every row, so rows differ by the knowledge alone.
     """
     if n < 1:
         raise ValueError(f"--n must be >= 1, got {n}")
@@ -97,7 +103,7 @@ def command(
     seed_list = parse_seeds(seeds) if seeds is not None else None
     generator = load(source)
     texts = list(text) + (read_prompts(prompts) if prompts is not None else [])
-    options = knowledge_options(class_, color, structure, texts, attribute)
+    options = knowledge_options(class_, color, structure, texts, attribute, style)
     if outdir is not None:
         images = write_pngs(generator, options, guidance, n, seed, seed_list, outdir)
         write_npy(npy, images)
@@ -163,10 +169,11 @@ def write_pngs(generator, options: dict[str, list], guidance: list[float], n: in
     return torch.cat(images)
 
 
-def knowledge_options(classes, colors, structures, texts, attributes) -> dict[str, list]:
+def knowledge_options(classes, colors, structures, texts, attributes, styles=()) -> dict[str, list]:
     """{keyword: [(row label, value), ...]} of the knowledge given on the command line."""
     options = {
         "class_": [(c, c) for c in classes],
+        "style": [(s, s) for s in styles],
         "color": [(c, c) for c in colors],
         "structure": [(p.name, p) for p in structures],
         "text": [(short_label(t), t) for t in texts],

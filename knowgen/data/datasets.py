@@ -57,6 +57,8 @@ class DataConfig:
     classes: tuple[str | int, ...] | None = None  # only these classes (names or indices)
     limit: int | None = None  # train on this many images (seeded, class-balanced); None = all
     limit_seed: int = 0  # which images `limit` keeps (the same for every training seed)
+    label: str | None = None  # emoji: what `class` means, "group" (default) or "subgroup"
+    skin_tones: bool = False  # emoji: also the skin-tone variants (60% of images, one group)
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
@@ -69,6 +71,11 @@ class DataConfig:
             raise ValueError(f"data.limit must be >= 1, got {self.limit}")
         if self.classes is not None and not self.classes:
             raise ValueError("data.classes is empty; leave it unset to keep every class")
+        if self.name != "emoji" and (self.label is not None or self.skin_tones):
+            key = "label" if self.label is not None else "skin_tones"
+            raise ValueError(f"data.{key} is an emoji setting; data.name={self.name!r} has none")
+        if self.label not in (None, "group", "subgroup"):
+            raise ValueError(f"data.label {self.label!r}: choose 'group' or 'subgroup'")
 
     @property
     def source_key(self) -> str:
@@ -205,6 +212,13 @@ def load_digits(cfg: DataConfig) -> Dataset:
     )
 
 
+def load_emoji_dataset(cfg: DataConfig) -> Dataset:
+    """Emoji in two styles, by group or subgroup; see `knowgen.data.emoji`."""
+    from knowgen.data.emoji import load_emoji
+
+    return load_emoji(cfg.split, cfg.label or "group", cfg.skin_tones)
+
+
 def load_folder_dataset(cfg: DataConfig) -> Dataset:
     """A user's image directory; see `knowgen.data.folder`."""
     from knowgen.data.folder import load_folder
@@ -220,7 +234,39 @@ DATASETS: dict[str, Callable[[DataConfig], Dataset]] = {
     "digits": load_digits,
     "shapes": load_shapes,
     "folder": load_folder_dataset,
+    "emoji": load_emoji_dataset,
 }
+
+
+def known_factors(dataset: Dataset) -> dict[str, tuple[torch.Tensor, list[str]]]:
+    """Each categorical factor a dataset knows besides its class, as (per-image index, the
+    values' names): what factor classifiers learn and judge generated images by. `shapes`:
+    size, position and rotation, binned; emoji: the style."""
+    if dataset.name == "shapes":
+        from knowgen.data.shapes import FACTOR_BINS, factor_labels
+
+        labels = factor_labels(dataset.attributes)
+        return {factor: (labels[factor], list(bins)) for factor, bins in FACTOR_BINS.items()}
+    if dataset.name == "emoji":
+        from knowgen.data.emoji import STYLES
+
+        return {"style": (dataset.attributes["style"], list(STYLES))}
+    return {}
+
+
+def load_held_out_pairs(cfg: DataConfig) -> Dataset | None:
+    """The images a dataset keeps out of training as held-out pairs of its own (emoji: a fixed
+    10% of emoji, in the style training never shows them in), at the configured size; None
+    for datasets without such pairs (`knowledge.holdout_pairs` names those of the others)."""
+    if cfg.name != "emoji":
+        return None
+    from knowgen.data.emoji import load_emoji
+
+    dataset = load_emoji("pairs", cfg.label or "group", cfg.skin_tones)
+    if cfg.classes is not None:
+        dataset = select_classes(dataset, cfg.classes)
+    dataset.images = _convert(dataset.images, cfg)
+    return dataset
 
 
 def load_dataset(cfg: DataConfig) -> Dataset:

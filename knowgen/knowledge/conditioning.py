@@ -49,8 +49,14 @@ def takes_guidance(cfg: KnowledgeConfig) -> bool:
 
 
 def text_grounder(cfg: KnowledgeConfig, class_names: list[str], dataset: str):
-    """The WordNet grounding of a class-caption text model's prompts (`knowledge.ground_text`),
-    or None (other modes, captions files, datasets without reviewed synsets, no WordNet)."""
+    """The WordNet grounding of a text model's prompts (`knowledge.ground_text`): in the
+    classes of class captions, or in the words of emoji names; or None (other modes, captions
+    files, datasets without reviewed synsets, no WordNet)."""
+    if dataset == "emoji" and "text" in accepted_kinds(cfg) and cfg.ground_text:
+        from knowgen.data.emoji import name_words
+        from knowgen.knowledge.grounding import LazyPromptGrounder, vocabulary_grounder
+
+        return LazyPromptGrounder(lambda: vocabulary_grounder(name_words()))
     if cfg.condition != "text" or not cfg.ground_text or cfg.captions not in (None, "none"):
         return None
     from knowgen.knowledge.grounding import prompt_grounder

@@ -15,7 +15,17 @@ from typing import Any, Literal
 log = logging.getLogger(__name__)
 
 # the kinds of knowledge `knowledge/kinds.py` implements (tests check the two agree)
-KIND_NAMES = ("class", "hue", "structure", "text", "size", "rotation", "position", "concept")
+KIND_NAMES = (
+    "class",
+    "hue",
+    "style",
+    "structure",
+    "text",
+    "size",
+    "rotation",
+    "position",
+    "concept",
+)
 MAX_GUIDANCE = 10.0  # beyond a few, extrapolated conditions only break the images
 DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
 

@@ -115,8 +115,9 @@ class ClassEncoder(KnowledgeEncoder):
 
     key = "class"
 
-    def __init__(self, num_classes: int, dim: int) -> None:
+    def __init__(self, num_classes: int, dim: int, key: str = "class") -> None:
         super().__init__()
+        self.key = key  # the same table serves any categorical kind (a style)
         if num_classes < 1:
             raise ValueError("a class encoder needs a dataset with labels (num_classes >= 1)")
         self.num_classes = num_classes
@@ -127,14 +128,16 @@ class ClassEncoder(KnowledgeEncoder):
     def forward(self, conditions: Conditions) -> Knowledge:
         labels = self.read(conditions)
         if labels.dtype not in (torch.int64, torch.int32) or labels.ndim != 1:
-            raise ValueError(f"class conditions must be integer labels (B,), got {labels.dtype}")
+            raise ValueError(
+                f"{self.key} conditions must be integer labels (B,), got {labels.dtype}"
+            )
         if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= self.num_classes):
-            raise ValueError(f"class labels must lie in [0, {self.num_classes - 1}]")
+            raise ValueError(f"{self.key} labels must lie in [0, {self.num_classes - 1}]")
         pooled = self.table(labels)
         return Knowledge(tokens=pooled[:, None, :], pooled=pooled)
 
     def placeholder(self, batch: int) -> Conditions:
-        return Conditions({"class": torch.zeros(batch, dtype=torch.long)})
+        return Conditions({self.key: torch.zeros(batch, dtype=torch.long)})
 
 
 def balanced_classes(num: int, num_classes: int) -> torch.Tensor:

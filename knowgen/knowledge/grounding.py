@@ -21,6 +21,7 @@ import logging
 import re
 import tomllib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,7 +152,7 @@ class Grounder:
         return [g for g in groundings if g.class_name is not None]
 
     def rewrite(
-        self, prompt: str, known: set[str], class_words: dict[str, str]
+        self, prompt: str, known: set[str], class_words: dict[str, str], min_score: float = 0.0
     ) -> tuple[str, list]:
         """`prompt` with each word or expression the caption bank never used (`known`: its words
         and its adjacent word pairs joined by "_") that grounds replaced by its class's caption
@@ -164,6 +165,8 @@ class Grounder:
                 continue
             grounding = self.ground(text)
             if grounding.class_name is None or grounding.class_name not in class_words:
+                continue
+            if grounding.score < min_score or len(text) <= 2:  # "an" is also a nursing degree
                 continue
             out += [prompt[last:start], class_words[grounding.class_name]]
             last = end
@@ -202,16 +205,23 @@ class PromptGrounder:
     """Rewrites a text model's prompts: words its caption bank never trained on that ground in a
     class become that class's caption word (see `Grounder.rewrite`)."""
 
-    def __init__(self, grounder: Grounder, known: set[str], class_words: dict[str, str]):
+    def __init__(
+        self,
+        grounder: Grounder,
+        known: set[str],
+        class_words: dict[str, str],
+        min_score: float = 0.0,
+    ):
         self.grounder = grounder
         self.known = known
         self.class_words = class_words
+        self.min_score = min_score  # weaker groundings leave the word alone
 
     def __call__(self, prompt: str) -> str:
-        return self.grounder.rewrite(prompt, self.known, self.class_words)[0]
+        return self.explain(prompt)[0]
 
     def explain(self, prompt: str) -> tuple[str, list[Grounding]]:
-        return self.grounder.rewrite(prompt, self.known, self.class_words)
+        return self.grounder.rewrite(prompt, self.known, self.class_words, self.min_score)
 
 
 class LazyPromptGrounder:
@@ -219,8 +229,8 @@ class LazyPromptGrounder:
     a generator that is never asked for text should not pay them). Without WordNet, prompts
     pass unchanged after one warning."""
 
-    def __init__(self, class_names: list[str], dataset: str) -> None:
-        self.class_names, self.dataset = class_names, dataset
+    def __init__(self, build: Callable[[], PromptGrounder]) -> None:
+        self.build = build
         self._built: PromptGrounder | None = None
         self._tried = False
 
@@ -228,7 +238,7 @@ class LazyPromptGrounder:
         if not self._tried:
             self._tried = True
             try:
-                self._built = build_prompt_grounder(self.class_names, self.dataset)
+                self._built = self.build()
             except FileNotFoundError as err:
                 log.warning("prompts are not grounded: %s", err)
         return self._built
@@ -248,7 +258,23 @@ def prompt_grounder(class_names: list[str], dataset: str) -> LazyPromptGrounder 
     table = reviewed_synsets(dataset)
     if table is None or set(table) != set(class_names):
         return None
-    return LazyPromptGrounder(class_names, dataset)
+    return LazyPromptGrounder(lambda: build_prompt_grounder(class_names, dataset))
+
+
+def vocabulary_grounder(words: list[str]) -> PromptGrounder:
+    """A grounder whose "classes" are the nouns a dataset's own names use (emoji: "apple",
+    "dog", "face"): a prompt word no name uses is replaced by the name word it is a kind of or
+    a synonym of ("puppy" -> "dog", "automobile" -> "car"), each noun by its first WordNet sense.
+    Words of two letters or fewer and those WordNet lacks stay as they are."""
+    wordnet = load_wordnet()
+    known = {w for w in words if w}
+    table = {}
+    for word in sorted(known):
+        senses = wordnet.synsets(word) if len(word) > 2 else []
+        if senses:
+            table[word] = [wordnet.name(senses[0])]
+    # 0.25: at most two edges away (a kitten is a cat; not every distant hyponym of "symbol")
+    return PromptGrounder(Grounder(table, wordnet), known, {w: w for w in table}, min_score=0.25)
 
 
 def build_prompt_grounder(class_names: list[str], dataset: str) -> PromptGrounder:

@@ -74,6 +74,39 @@ class ClassKind:
         return dataset.labels
 
 
+class StyleKind:
+    """Who drew the image (emoji: google = Noto, twitter = Twemoji): a category of its own, so
+    that the same object can be asked for in either style, by name or index."""
+
+    name = "style"
+
+    def parse(self, value: Any, num: int, context: KindContext) -> torch.Tensor:
+        from knowgen.data.emoji import STYLES
+
+        given = as_given(value, num, (), "style")
+        if given is not None:
+            return given.long()
+        try:
+            return torch.tensor(
+                [class_index(v, list(STYLES)) for v in per_image(value, num, "style")]
+            )
+        except ValueError:
+            raise KnowledgeError(f"style {value!r}: choose {' or '.join(STYLES)}") from None
+
+    def encoder(self, dim: int, context: KindContext) -> KnowledgeEncoder:
+        from knowgen.data.emoji import STYLES
+
+        return ClassEncoder(len(STYLES), dim, key="style")
+
+    def column(self, dataset, context: KindContext) -> torch.Tensor:
+        if "style" not in dataset.attributes:
+            raise ValueError(
+                f"knowledge kind 'style' needs images drawn in known styles, which dataset "
+                f"{dataset.name!r} lacks; use data.name='emoji'"
+            )
+        return dataset.attributes["style"]
+
+
 def parse_color(value: Any) -> float:
     """A hue in [0, 1) from "#rrggbb", one of the six colour names, or a number in [0, 1)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -305,6 +338,7 @@ KINDS: dict[str, Kind] = {
     for kind in (
         ClassKind(),
         HueKind(),
+        StyleKind(),
         StructureKind(),
         TextKind(),
         *(AttributeKind(name, attrs) for name, attrs in ATTRIBUTE_KINDS.items()),

@@ -136,14 +136,22 @@ class ConceptKind:
 
 
 def describe_images(dataset) -> tuple[list[str], torch.Tensor]:
-    """A description of every image from its known factors: its class and colour ("a red
-    dress", "a pair of blue trousers"), on `shapes` also its size and where it is ("a large
-    green triangle at the top left"). Returns the distinct captions and each image's index."""
+    """A description of every image: its own words where it has them (an emoji's name), else
+    from its known factors: its class and colour ("a red dress", "a pair of blue trousers"), on
+    `shapes` also its size and where it is ("a large green triangle at the top left"). Returns
+    the distinct captions and each image's index."""
     from knowgen.data.shapes import FACTOR_BINS, factor_labels
     from knowgen.knowledge.captions import SYNONYMS, noun_phrase
 
+    if dataset.descriptions:  # images that come with their own words (emoji names)
+        distinct = sorted(set(dataset.descriptions))
+        where = {caption: i for i, caption in enumerate(distinct)}
+        return distinct, torch.tensor([where[d] for d in dataset.descriptions])
     if dataset.labels is None or "hue" not in dataset.attributes:
-        raise ValueError("text knowledge in fusion needs a labelled dataset with hues")
+        raise ValueError(
+            "text knowledge in fusion needs images with their own names (emoji) or a labelled "
+            "dataset with hues"
+        )
     synonyms = SYNONYMS.get(dataset.name.removesuffix("-color"), {})
     nouns = [synonyms.get(name, [name])[0] for name in dataset.class_names]
     colours = hue_bin(dataset.attributes["hue"]).tolist()

@@ -25,6 +25,7 @@ from torch import nn
 
 from knowgen.cache import cache_dir
 from knowgen.data import DataConfig, Dataset, load_dataset
+from knowgen.data.datasets import known_factors
 from knowgen.data.subsets import resolve_classes
 from knowgen.files import atomic_write, atomic_write_text
 from knowgen.metrics.classifier_training import classifier_accuracy, train_classifier
@@ -60,6 +61,9 @@ RECIPES: dict[str, EvaluatorRecipe] = {
     # flat shapes on black are easy to tell apart, but a flip or a shift changes their rotation
     # and position, which the factor classifiers judge
     "shapes": EvaluatorRecipe(widths=(16, 32, 64), epochs=4, max_shift_px=0, use_hflip=False),
+    # 3,231 training emoji: more passes over them; a mirrored apple is still food, and an
+    # emoji's style survives a flip
+    "emoji": EvaluatorRecipe(epochs=20, batch_size=64, max_shift_px=2),
 }
 
 
@@ -243,28 +247,30 @@ def evaluator_command(data_cfg: DataConfig) -> str:
 def load_or_train_factor_classifiers(
     data_cfg: DataConfig, retrain_into: Path | None = None
 ) -> dict[str, Evaluator]:
-    """One classifier per binned factor of a dataset whose factors are known (`shapes`: size,
-    position, rotation), shipped or trained like the evaluator on first need and cached; {} for
-    any other dataset. They judge whether generated images show the factor that was asked for.
-    `retrain_into` trains them afresh into that folder (`knowgen evaluator train`)."""
-    if data_cfg.name != "shapes":
+    """One classifier per categorical factor a dataset knows (`data.known_factors`: on
+    `shapes` size, position and rotation; on emoji the style), shipped or trained like the
+    evaluator on first need and cached; {} for any other dataset. They judge whether generated
+    images show the factor that was asked for. `retrain_into` trains them afresh into that
+    folder (`knowgen evaluator train`)."""
+    if data_cfg.name not in ("shapes", "emoji"):
         return {}
-    from knowgen.data.shapes import FACTOR_BINS, factor_labels
-
     data_cfg = data_cfg.whole  # factors are judged on every image, as the evaluator
     with torch.random.fork_rng():
         recipe = recipe_for(data_cfg.name)
         train_set = load_dataset(replace(data_cfg, split="train"))
         test_set = load_dataset(replace(data_cfg, split="test"))
-        train_labels, test_labels = (factor_labels(d.attributes) for d in (train_set, test_set))
+        train_factors, test_factors = known_factors(train_set), known_factors(test_set)
         command = evaluator_command(data_cfg)
         out = {}
-        for factor, bins in FACTOR_BINS.items():
-            key = f"{evaluator_key(data_cfg, train_set.image_shape, recipe)}-{factor}"
+        stem = evaluator_key(data_cfg, train_set.image_shape, recipe)
+        for factor, (labels, bins) in train_factors.items():
+            key = f"{stem}-{factor}"
             net = seeded_classifier(train_set.image_shape, len(bins), recipe)
             args = (
-                replace(train_set, labels=train_labels[factor], class_names=bins),
-                lambda f=factor, b=bins: replace(test_set, labels=test_labels[f], class_names=b),
+                replace(train_set, labels=labels, class_names=bins),
+                lambda f=factor, b=bins: replace(
+                    test_set, labels=test_factors[f][0], class_names=b
+                ),
                 recipe,
                 {"dataset": data_cfg.name, "factor": factor, "command": command},
             )

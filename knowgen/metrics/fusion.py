@@ -25,6 +25,7 @@ import torch
 
 from knowgen.data import DataConfig, load_dataset
 from knowgen.data.color import hue_error_degrees, image_hue, mask_iou, structure_mask
+from knowgen.data.datasets import known_factors, load_held_out_pairs
 from knowgen.knowledge.fusion import FusedConditions, held_out, hue_bin
 from knowgen.metrics.config import EvalConfig
 from knowgen.metrics.evaluator import load_or_train_factor_classifiers
@@ -93,50 +94,61 @@ def score_fusion_generator(
     `knowledge.holdout_pairs`, judged at `knowledge.guidance`."""
     kinds = generator.kinds
     test = load_dataset(replace(data_cfg, split="test"))
-    source = FusedConditions(test, kinds, 0.0, "cpu", knowledge.text_model)
     held = held_out(test, knowledge.holdout_pairs)
     factor_nets = load_or_train_factor_classifiers(data_cfg)
-    factor_truth = {}
-    if factor_nets:
-        from knowgen.data.shapes import factor_labels
-
-        factor_truth = factor_labels(test.attributes)
     rng = torch.Generator().manual_seed(cfg.seed)
     num = cfg.num_samples
 
     def draw(pool: torch.Tensor) -> torch.Tensor:
         return pool[torch.randint(len(pool), (num,), generator=rng)]
 
-    def judge(index: torch.Tensor, given: tuple[str, ...]) -> tuple[dict, FeatureSet]:
+    def judge(dataset, index: torch.Tensor, given: tuple[str, ...]) -> tuple[dict, FeatureSet]:
+        source = FusedConditions(dataset, kinds, 0.0, "cpu", knowledge.text_model)
         cond = {k: v for k, v in source.of_images(index).items() if k in given}
         guidance = knowledge.guidance if knowledge.guidance != 1.0 else None
         images = generator.sample(num, cfg.seed, guidance=guidance, **cond).images
         feats = extract_features(evaluator, images)
-        truth = {"class": test.labels[index], "hue": test.attributes["hue"][index]}
+        truth = {"class": dataset.labels[index]}
+        if "hue" in dataset.attributes:
+            truth["hue"] = dataset.attributes["hue"][index]
         per_image = obeyed(images, cond, feats.logits, truth)
+        factors = known_factors(dataset)
         for factor, net in factor_nets.items():  # with all knowledge, or the factor's own
             if given == kinds or factor in given:
                 predicted = extract_features(net, images).logits.argmax(1)
-                per_image[f"factor_{factor}_right"] = predicted == factor_truth[factor][index]
+                per_image[f"factor_{factor}_right"] = predicted == factors[factor][0][index]
         return summarise(per_image), feats
 
     seen = draw((~held).nonzero().flatten())
-    obeys, feats = judge(seen, kinds)
+    obeys, feats = judge(test, seen, kinds)
     scores = score_features(real, feats) | obeys
     if knowledge.guidance != 1.0:
         scores["guidance"] = knowledge.guidance
     # each factor classifier's accuracy on real test images: the most a generator can score
     scores |= {f"factor_{f}_ceiling": net.test_accuracy for f, net in factor_nets.items()}
     for kind in kinds:  # each kind alone, the others left out
-        alone, _ = judge(seen, (kind,))
+        alone, _ = judge(test, seen, (kind,))
         scores |= {f"{kind}_alone_{k}": v for k, v in alone.items()}
-    if knowledge.holdout_pairs:
-        held_index = held.nonzero().flatten()
-        held_scores, held_feats = judge(draw(held_index), kinds)
-        # against the real test images of those pairs (a few hundred, so biased upwards), not
-        # the whole split, whose other classes the held-out samples are not asked to match
-        held_real = extract_features(evaluator, test.images[held_index])
+    pairs, pairs_name = held_out_pairs(test, held, data_cfg, knowledge)
+    if pairs is not None:
+        index = torch.arange(len(pairs))
+        held_scores, held_feats = judge(pairs, draw(index), kinds)
+        # against the real images of those pairs (a few hundred, so biased upwards), not the
+        # whole split, whose other classes the held-out samples are not asked to match
+        held_real = extract_features(evaluator, pairs.images)
         held_scores["fid"] = compute_fid(held_real.features, held_feats.features)
         scores |= {f"heldout_{k}": v for k, v in held_scores.items()}
-        scores["heldout_pairs"] = list(knowledge.holdout_pairs)
+        scores["heldout_pairs"] = pairs_name
     return scores
+
+
+def held_out_pairs(test, held: torch.Tensor, data_cfg: DataConfig, knowledge):
+    """The real images of the pairs training never saw, and what names them: those of
+    `knowledge.holdout_pairs` in the test split, or the dataset's own (emoji: a fixed 10% of
+    emoji in the style they were not trained in); (None, None) without any."""
+    if knowledge.holdout_pairs:
+        return test.subset(held.nonzero().flatten()), list(knowledge.holdout_pairs)
+    own = load_held_out_pairs(data_cfg)
+    if own is None or not len(own):
+        return None, None
+    return own, f"{data_cfg.name}: {len(own)} images of emoji trained in one style only"
