@@ -37,6 +37,10 @@ CONDITIONAL = (
     "factor_size_accuracy",
     "factor_position_accuracy",
     "factor_rotation_accuracy",
+    "factor_style_accuracy",
+    "heldout_factor_style_accuracy",
+    "style_alone_factor_style_accuracy",
+    "class_alone_class_accuracy",
     "text_alone_class_accuracy",
     "text_alone_colour_accuracy",
 )
