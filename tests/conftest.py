@@ -69,3 +69,29 @@ requires_fashion_mnist = pytest.mark.skipif(
     not FASHION_MNIST_DEBIAN_DIR.is_dir(),
     reason="Fashion-MNIST not installed (apt-get install -y dataset-fashion-mnist)",
 )
+
+
+@pytest.fixture(scope="session")
+def fake_emoji_tarballs(tmp_path_factory):
+    """Small procedural emoji tarballs in the npm layout (tests/data/fake_emoji.py) and the
+    pins that accept them."""
+    from tests.data.fake_emoji import make_tarballs
+
+    folder = tmp_path_factory.mktemp("emoji-tarballs")
+    return folder, make_tarballs(folder)
+
+
+@pytest.fixture
+def fake_emoji(fake_emoji_tarballs, tmp_path, monkeypatch):
+    """The fake emoji tarballs fetched (--from) into a fresh data folder, pins replaced; yields
+    the folder they came from."""
+    from knowgen.data import emoji
+    from knowgen.data.npm import fetch_packages
+
+    source, pins = fake_emoji_tarballs
+    monkeypatch.setattr(emoji, "PACKAGES", pins)
+    monkeypatch.setenv("KNOWGEN_DATA", str(tmp_path / "data"))
+    emoji.emoji_table.cache_clear()
+    fetch_packages(list(pins.values()), emoji.emoji_folder(), source)
+    yield source
+    emoji.emoji_table.cache_clear()

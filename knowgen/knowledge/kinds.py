@@ -107,6 +107,13 @@ class StyleKind:
         return dataset.attributes["style"]
 
 
+def styles_of(generator) -> tuple[str, ...]:
+    """The styles a generator can be asked for (none unless it takes the style kind)."""
+    from knowgen.data.emoji import STYLES
+
+    return STYLES if "style" in generator.kinds else ()
+
+
 def parse_color(value: Any) -> float:
     """A hue in [0, 1) from "#rrggbb", one of the six colour names, or a number in [0, 1)."""
     if isinstance(value, int | float) and not isinstance(value, bool):

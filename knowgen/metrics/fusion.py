@@ -136,7 +136,8 @@ def score_fusion_generator(
         # against the real images of those pairs (a few hundred, so biased upwards), not the
         # whole split, whose other classes the held-out samples are not asked to match
         held_real = extract_features(evaluator, pairs.images)
-        held_scores["fid"] = compute_fid(held_real.features, held_feats.features)
+        if len(pairs) > 1:  # a covariance needs two images
+            held_scores["fid"] = compute_fid(held_real.features, held_feats.features)
         scores |= {f"heldout_{k}": v for k, v in held_scores.items()}
         scores["heldout_pairs"] = pairs_name
     return scores

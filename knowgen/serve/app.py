@@ -32,7 +32,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowgen.images import display_scale
-from knowgen.knowledge.kinds import KnowledgeError, public_name
+from knowgen.knowledge.kinds import KnowledgeError, public_name, styles_of
 from knowgen.sampling import Generator, Samples
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ class Knowledge(BaseModel):
     class_: str | int | None = Field(None, alias="class", description="Class name or index")
     text: str | None = Field(None, max_length=500, description="A description")
     color: str | None = Field(None, max_length=32, description='"#c0392b" or a colour name')
+    style: str | int | None = Field(None, description='Who drew it (emoji): "google", "twitter"')
     concept: str | None = Field(None, max_length=100, description='A WordNet word: "parka"')
     structure: list[list[Literal[0, 1]]] | None = Field(
         None, min_length=7, max_length=7, description="A 7x7 grid of 0/1 (the silhouette)"
@@ -74,6 +75,7 @@ class Knowledge(BaseModel):
             "class_": self.class_,
             "text": self.text,
             "color": self.color,
+            "style": self.style,
             "concept": self.concept,
             "size": self.size,
             "rotation": self.rotation,
@@ -157,6 +159,7 @@ def model_card(name: str, generator: Generator, source: Path) -> dict[str, Any]:
         "name": name,
         "kinds": [public_name(k) for k in generator.kinds],
         "class_names": generator.class_names,
+        "styles": list(styles_of(generator)),
         "image_shape": list(generator.image_shape),
         "codes": generator.codes,
         "guidance": generator.takes_guidance,
