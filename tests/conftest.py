@@ -95,3 +95,27 @@ def fake_emoji(fake_emoji_tarballs, tmp_path, monkeypatch):
     fetch_packages(list(pins.values()), emoji.emoji_folder(), source)
     yield source
     emoji.emoji_table.cache_clear()
+
+
+TINY_EMOJI = [
+    "model.width=8",
+    "model.z_dim=8",
+    "train.batch_size=8",
+    "train.steps=4",
+    "train.log_every=2",
+    "train.sample_every=4",
+    "train.checkpoint_every=4",
+    "train.num_samples=8",
+    "train.tensorboard=false",
+    'train.precision="fp32"',
+]
+
+
+@pytest.fixture
+def emoji_run(fake_emoji, tmp_path):
+    """A 4-step `emoji` run (group + style) on the fake tarballs."""
+    from knowgen.config import resolve_config
+    from knowgen.train.loop import train
+
+    train(resolve_config("emoji", TINY_EMOJI), tmp_path / "emoji")
+    return tmp_path / "emoji"

@@ -10,29 +10,9 @@ from typer.testing import CliRunner
 from knowgen.cli import app
 from knowgen.knowledge.kinds import KINDS, KindContext, KnowledgeError
 from knowgen.knowledge.wordnet import WORDNET_DIRS
+from tests.conftest import TINY_EMOJI
 
-TINY_EMOJI = [
-    "model.width=8",
-    "model.z_dim=8",
-    "train.batch_size=8",
-    "train.steps=4",
-    "train.log_every=2",
-    "train.sample_every=4",
-    "train.checkpoint_every=4",
-    "train.num_samples=8",
-    "train.tensorboard=false",
-    'train.precision="fp32"',
-]
 has_wordnet = any((d / "data.noun").is_file() for d in WORDNET_DIRS)
-
-
-@pytest.fixture
-def emoji_run(fake_emoji, tmp_path):
-    from knowgen.config import resolve_config
-    from knowgen.train.loop import train
-
-    train(resolve_config("emoji", TINY_EMOJI), tmp_path / "emoji")
-    return tmp_path / "emoji"
 
 
 @pytest.fixture

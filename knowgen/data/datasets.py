@@ -238,6 +238,9 @@ DATASETS: dict[str, Callable[[DataConfig], Dataset]] = {
 }
 
 
+FACTOR_DATASETS = ("shapes", "emoji")  # the datasets `known_factors` knows factors of
+
+
 def known_factors(dataset: Dataset) -> dict[str, tuple[torch.Tensor, list[str]]]:
     """Each categorical factor a dataset knows besides its class, as (per-image index, the
     values' names): what factor classifiers learn and judge generated images by. `shapes`:

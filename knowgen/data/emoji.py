@@ -291,10 +291,7 @@ def load_emoji(part: str, label: str = "group", skin_tones: bool = False):
     )
 
 
-def name_words() -> list[str]:
-    """Every word the emoji's names and short names use (what a text model trained on)."""
-    from knowgen.knowledge.grounding import WORD
-
+def name_texts() -> list[str]:
+    """Every emoji's name and short names: the words a text model on emoji trained on."""
     table = emoji_table()
-    texts = list(table.names) + [s for names in table.short_names for s in names]
-    return sorted({w for text in texts for w in WORD.findall(text.lower())})
+    return list(table.names) + [s for names in table.short_names for s in names]

@@ -53,10 +53,10 @@ def text_grounder(cfg: KnowledgeConfig, class_names: list[str], dataset: str):
     classes of class captions, or in the words of emoji names; or None (other modes, captions
     files, datasets without reviewed synsets, no WordNet)."""
     if dataset == "emoji" and "text" in accepted_kinds(cfg) and cfg.ground_text:
-        from knowgen.data.emoji import name_words
+        from knowgen.data.emoji import name_texts
         from knowgen.knowledge.grounding import LazyPromptGrounder, vocabulary_grounder
 
-        return LazyPromptGrounder(lambda: vocabulary_grounder(name_words()))
+        return LazyPromptGrounder(lambda: vocabulary_grounder(name_texts()))
     if cfg.condition != "text" or not cfg.ground_text or cfg.captions not in (None, "none"):
         return None
     from knowgen.knowledge.grounding import prompt_grounder

@@ -261,13 +261,13 @@ def prompt_grounder(class_names: list[str], dataset: str) -> LazyPromptGrounder 
     return LazyPromptGrounder(lambda: build_prompt_grounder(class_names, dataset))
 
 
-def vocabulary_grounder(words: list[str]) -> PromptGrounder:
-    """A grounder whose "classes" are the nouns a dataset's own names use (emoji: "apple",
+def vocabulary_grounder(texts: list[str]) -> PromptGrounder:
+    """A grounder whose "classes" are the nouns a dataset's own `texts` use (emoji: "apple",
     "dog", "face"): a prompt word no name uses is replaced by the name word it is a kind of or
     a synonym of ("puppy" -> "dog", "automobile" -> "car"), each noun by its first WordNet sense.
     Words of two letters or fewer and those WordNet lacks stay as they are."""
     wordnet = load_wordnet()
-    known = {w for w in words if w}
+    known = {w for text in texts for w in WORD.findall(text.lower())}
     table = {}
     for word in sorted(known):
         senses = wordnet.synsets(word) if len(word) > 2 else []

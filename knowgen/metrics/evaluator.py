@@ -25,7 +25,7 @@ from torch import nn
 
 from knowgen.cache import cache_dir
 from knowgen.data import DataConfig, Dataset, load_dataset
-from knowgen.data.datasets import known_factors
+from knowgen.data.datasets import FACTOR_DATASETS, known_factors
 from knowgen.data.subsets import resolve_classes
 from knowgen.files import atomic_write, atomic_write_text
 from knowgen.metrics.classifier_training import classifier_accuracy, train_classifier
@@ -252,7 +252,7 @@ def load_or_train_factor_classifiers(
     evaluator on first need and cached; {} for any other dataset. They judge whether generated
     images show the factor that was asked for. `retrain_into` trains them afresh into that
     folder (`knowgen evaluator train`)."""
-    if data_cfg.name not in ("shapes", "emoji"):
+    if data_cfg.name not in FACTOR_DATASETS:
         return {}
     data_cfg = data_cfg.whole  # factors are judged on every image, as the evaluator
     with torch.random.fork_rng():

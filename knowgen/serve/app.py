@@ -160,6 +160,7 @@ def model_card(name: str, generator: Generator, source: Path) -> dict[str, Any]:
         "kinds": [public_name(k) for k in generator.kinds],
         "class_names": generator.class_names,
         "styles": list(styles_of(generator)),
+        "class_label": (meta.get("data") or {}).get("label") or "class",  # emoji: group
         "image_shape": list(generator.image_shape),
         "codes": generator.codes,
         "guidance": generator.takes_guidance,

@@ -43,7 +43,8 @@ def entries() -> list[dict]:
 
 def _entry(code: str, name: str, group: str, subgroup: str) -> dict:
     return {"name": name.upper(), "unified": code, "image": f"{code.lower()}.png",
-            "short_names": [name.split()[0]], "category": group, "subcategory": subgroup}  # fmt: skip
+            "short_names": [name.split()[0]], "category": group,
+            "subcategory": subgroup}  # fmt: skip
 
 
 def picture(style: str, index: int) -> bytes:

@@ -26,7 +26,7 @@ needs_fashion = pytest.mark.skipif(
 
 def test_the_fashion_evaluators_are_shipped():
     datasets = {json.loads(p.read_text())["dataset"] for p in SHIPPED}
-    assert {"fashion-mnist", "fashion-mnist-color", "shapes"} <= datasets
+    assert {"fashion-mnist", "fashion-mnist-color", "shapes", "emoji"} <= datasets
 
 
 @pytest.mark.parametrize("record_path", SHIPPED, ids=lambda p: p.stem)

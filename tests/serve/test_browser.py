@@ -1,6 +1,7 @@
 """End to end in headless Chromium (Debian's /usr/bin/chromium, driven by Playwright; no browser
-download): open the page, pick a class and a colour, click Generate, wait for the image, check
-it is the PNG the API makes for the same request, and that the console shows no errors.
+download): open the page, pick a class and a colour (or, for an emoji run, a group and a
+style), click Generate, wait for the image, check it is the PNG the API makes for the same
+request, and that the console shows no errors.
 
     python -m tests.serve.test_browser RUN_OR_EXPORT [...] --screenshot docs/images/serve-page.png
 
@@ -51,7 +52,8 @@ def serving(sources: list[Path]):
         thread.join(timeout=10)
 
 
-def use_page(url: str, model: str, class_name: str | None, screenshot: Path | None = None):
+def use_page(url: str, model: str, class_name: str | None, screenshot: Path | None = None,
+             style: str | None = None):  # fmt: skip
     """Drive the page like a person; returns (PNG bytes shown, console errors)."""
     from playwright.sync_api import sync_playwright
 
@@ -67,6 +69,8 @@ def use_page(url: str, model: str, class_name: str | None, screenshot: Path | No
         page.select_option("#model", model)
         if class_name is not None:
             page.select_option("#class", class_name)
+        if style is not None:
+            page.select_option("#style", style)
         if page.is_visible("#k-color"):
             page.check("#use-color")
             page.eval_on_selector("#color", "el => { el.value = '#c0392b'; }")
@@ -110,6 +114,23 @@ def test_the_page_generates_what_the_api_does(served_runs):
     body = {"model": "fusion", "n": 8, "seed": 5, "class": "dress", "color": "#c0392b"}
     expected = TestClient(create_app(load_models(served_runs))).post("/v1/generate", json=body)
     assert shown == expected.content  # the same request, the same PNG (size included)
+    assert errors == []
+
+
+
+def test_the_page_offers_group_and_style_for_an_emoji_run(emoji_run):
+    pytest.importorskip("playwright", reason="Playwright for Python is not installed")
+    if not CHROMIUM.exists():
+        pytest.skip("Chromium is not installed (apt-get install -y chromium chromium-driver)")
+    from fastapi.testclient import TestClient
+
+    from knowgen.serve.app import create_app, load_models
+
+    with serving([emoji_run]) as url:
+        shown, errors = use_page(url, "emoji", "Food & Drink", style="twitter")
+    body = {"model": "emoji", "n": 8, "seed": 5, "class": "Food & Drink", "style": "twitter"}
+    expected = TestClient(create_app(load_models([emoji_run]))).post("/v1/generate", json=body)
+    assert shown == expected.content  # the page sent the group and the style it offered
     assert errors == []
 
 
