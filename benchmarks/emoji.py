@@ -152,6 +152,33 @@ def group_grid(run_dir: Path, path: Path, per_style: int = 6) -> None:
     Samples.rows(rows, labels).save_grid(path, nrow=2 * per_style, scale=3)
 
 
+def pairs_grid(run_dir: Path, path: Path, count: int = 8, per_row: int = 4) -> list[str]:
+    """Held-out pairs of a text + style run: per emoji, its real image in the style it was
+    trained in, the real one in the style it never was, then `per_row` samples asked for its
+    name in that unseen style. Returns the names shown, top to bottom."""
+    import torch
+
+    from knowgen.config import resolve_config as config_of
+    from knowgen.data.datasets import load_dataset, load_held_out_pairs
+    from knowgen.data.emoji import STYLES
+    from knowgen.sampling import Samples, load
+
+    generator = load(run_dir)
+    data = config_of("emoji-text", []).data
+    pairs, train_set = load_held_out_pairs(data), load_dataset(data)
+    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(0))[:count]
+    rows, labels = [], []
+    for i in order.tolist():
+        name, style = pairs.descriptions[i], STYLES[int(pairs.attributes["style"][i])]
+        emoji = pairs.attributes["emoji"][i]
+        trained = train_set.images[train_set.attributes["emoji"] == emoji][:1]
+        made = generator.sample(per_row, seed=0, text=name, style=style).images
+        rows.append(Samples(torch.cat([trained, pairs.images[i : i + 1], made]), [name]))
+        labels.append(f"{name}: trained style | real {style} (never trained) | asked {style}")
+    Samples.rows(rows, labels).save_grid(path, nrow=per_row + 2, scale=3)
+    return labels
+
+
 def speed(seconds: float) -> list[str]:
     """Images/s (median over log windows) of `emoji` and `emoji-64`, one seed each."""
     import tempfile
@@ -184,7 +211,17 @@ def main() -> None:
     parser.add_argument("--summary-only", action="store_true")
     parser.add_argument("--grids", action="store_true")
     parser.add_argument("--speed", type=float, default=0, help="seconds per preset (0: skip)")
+    parser.add_argument(
+        "--pairs-grid",
+        type=Path,
+        help="a text + style run to draw the "
+        "held-out pairs of (docs/images/emoji-heldout-pairs.png)",
+    )
     parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument(
+        "--command",
+        help="the command line(s) the docs name, when the rows came from several invocations",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     machine = describe_machine()
@@ -204,13 +241,18 @@ def main() -> None:
     if args.grids:
         images.mkdir(parents=True, exist_ok=True)
         group_grid(args.out / "runs" / "emoji-emoji-seed0", images / "emoji-groups.png")
+    if args.pairs_grid:
+        images.mkdir(parents=True, exist_ok=True)
+        pairs_grid(args.pairs_grid, images / "emoji-heldout-pairs.png")
     speed_lines = speed(args.speed) if args.speed else []
     if args.write_docs:
         plot(rows, images / "emoji-fid-vs-time.png")
-        body = "\n".join([
-            f"Measured on {machine}, "
+        command = args.command or (
             f"`python benchmarks/emoji.py --seeds {' '.join(map(str, args.seeds))} --minutes "
-            f"{args.minutes:g} --points {args.points} --num-samples {args.num_samples}`. "
+            f"{args.minutes:g} --points {args.points} --num-samples {args.num_samples}`"
+        )
+        body = "\n".join([
+            f"Measured on {machine}, {command}. "
             "FID: evaluator features, EMA samples against the training images; accuracies: the "
             "emoji evaluator (group) and style classifier on samples asked for the group and "
             "style of unseen emoji; held-out pairs: emoji trained in one style, asked in the "

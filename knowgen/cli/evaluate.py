@@ -52,9 +52,8 @@ def format_table(scores: dict) -> str:
                 rows.insert(-2, ("  ... grounded in WordNet ^", f"{100 * grounded:.2f}%"))
     factors = [k.removeprefix("factor_").removesuffix("_ceiling")
                for k in scores if k.startswith("factor_") and k.endswith("_ceiling")]  # fmt: skip
-    fused = "class_alone_class_accuracy" in scores or any("_alone_" in k for k in scores)
     for prefix, what in (("", "all given"), ("heldout_", "held-out pairs")):  # a fusion generator
-        if not fused or f"{prefix}fid" not in scores and prefix:
+        if f"{prefix}class_accuracy" not in scores:  # only fusion scores carry these keys
             continue
         for key, name, form in (
             ("class_accuracy", "class accuracy ^", "{:.2%}"),

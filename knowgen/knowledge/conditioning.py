@@ -221,8 +221,9 @@ class FusedRun:
         return None
 
     def fixed(self, num: int) -> Conditions:
-        """The first images' knowledge, every kind given."""
-        return self.fused.of_images(torch.arange(num) % self.fused.size)
+        """The knowledge of `num` images spread evenly over the dataset (a dataset sorted by
+        class shows every class), every kind given."""
+        return self.fused.of_images(torch.arange(num) * self.fused.size // num)
 
     def for_labels(self, labels: torch.Tensor) -> Conditions:
         raise NotImplementedError("a fusion run's real images carry more than their labels")
