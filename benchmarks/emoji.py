@@ -89,7 +89,8 @@ def summary(rows: list[dict], minutes: float) -> list[str]:
     for variant, by_seed in by_variant.items():
         cells = [spread([v for c in by_seed.values() if (v := value_at(c, m)) is not None])
                  for m in points]  # fmt: skip
-        steps = spread([c[-1]["step"] for c in by_seed.values()])
+        ends = [c[-1]["step"] for c in by_seed.values()]
+        steps = f"{statistics.mean(ends):,.0f} ({min(ends):,}–{max(ends):,})"
         for key in finals:
             values = [100 * c[-1][key] for c in by_seed.values() if c[-1][key] is not None]
             cells.append(f"{spread(values)}%" if values else "-")

@@ -140,3 +140,16 @@ def test_an_emoji_run_is_judged_for_group_style_and_held_out_pairs(emoji_run):
     assert 0 <= scores["factor_style_accuracy"] <= 1
     assert scores["reference_split"] == "train"
     assert "emoji trained in one style only" in scores["heldout_pairs"]
+
+
+def test_an_emoji_text_run_is_judged_by_the_group_its_names_describe(emoji_text_run):
+    from knowgen.config import resolve_config
+    from knowgen.metrics.evaluate import evaluate_generator
+    from knowgen.sampling import load
+
+    cfg = resolve_config("emoji-text", ["eval.num_samples=40", "eval.reference_num=40",
+                                        "eval.kid_subset_size=20"])  # fmt: skip
+    scores = evaluate_generator(load(emoji_text_run), cfg.data, cfg.eval)
+    assert 0 <= scores["class_accuracy"] <= 1  # the group of the emoji each name describes
+    assert "text_alone_class_accuracy" in scores and "heldout_factor_style_accuracy" in scores
+    assert "colour_accuracy" not in scores  # names carry no hue to judge

@@ -47,7 +47,8 @@ def obeyed(
     klass = cond.get("class", truth["class"] if described else None)
     if klass is not None and logits is not None:
         out["class_right"] = logits.argmax(1).cpu() == klass.cpu()
-    if "hue" in cond or described:
+    described_hue = described and "hue" in truth  # emoji names are judged by class alone
+    if "hue" in cond or described_hue:
         hue, _ = image_hue(images.float() / 255.0)
         if "hue" in cond:
             out["hue_error"] = hue_error_degrees(hue, cond["hue"].cpu())

@@ -117,7 +117,6 @@ def test_the_page_generates_what_the_api_does(served_runs):
     assert errors == []
 
 
-
 def test_the_page_offers_group_and_style_for_an_emoji_run(emoji_run):
     pytest.importorskip("playwright", reason="Playwright for Python is not installed")
     if not CHROMIUM.exists():
