@@ -95,7 +95,7 @@ def check_preset(preset: str, device: str, plan: Plan, work: Path) -> dict:
     common = settings(device, plan, "train.seed=1", "train.batch_size=16", "train.log_every=1",
                       f"train.sample_every={steps}", f"train.checkpoint_every={half}")  # fmt: skip
     cfg = resolve_config(preset, [*common, f"train.steps={steps}"])
-    data = standin_dataset(cfg.data.name)
+    data = standin_dataset(cfg.data.name, side=cfg.data.image_size)
     start = time.perf_counter()
     train(cfg, work / "straight", dataset=data)
     seconds = time.perf_counter() - start

@@ -84,7 +84,7 @@ def preset_weights(preset: str, run_dir: Path) -> dict[str, torch.Tensor]:
     from knowgen.train.loop import train
 
     cfg = resolve_config(preset, TINY)
-    train(cfg, run_dir, dataset=standin_dataset(cfg.data.name))
+    train(cfg, run_dir, dataset=standin_dataset(cfg.data.name, side=cfg.data.image_size))
     return load(run_dir).state_dict()
 
 
