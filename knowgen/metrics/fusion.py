@@ -103,37 +103,43 @@ def score_fusion_generator(
     def draw(pool: torch.Tensor) -> torch.Tensor:
         return pool[torch.randint(len(pool), (num,), generator=rng)]
 
-    def judge(dataset, index: torch.Tensor, given: tuple[str, ...]) -> tuple[dict, FeatureSet]:
+    def knowledge_of(dataset) -> tuple[FusedConditions, dict, dict]:
+        """Each image's conditions and what the judges compare with, read once per dataset."""
         source = FusedConditions(dataset, kinds, 0.0, "cpu", knowledge.text_model)
+        truth = {"class": dataset.labels}
+        if "hue" in dataset.attributes:
+            truth["hue"] = dataset.attributes["hue"]
+        factors = {factor: labels for factor, (labels, _) in known_factors(dataset).items()}
+        return source, truth, factors
+
+    def judge(known, index: torch.Tensor, given: tuple[str, ...]) -> tuple[dict, FeatureSet]:
+        source, truth, factors = known
         cond = {k: v for k, v in source.of_images(index).items() if k in given}
         guidance = knowledge.guidance if knowledge.guidance != 1.0 else None
         images = generator.sample(num, cfg.seed, guidance=guidance, **cond).images
         feats = extract_features(evaluator, images)
-        truth = {"class": dataset.labels[index]}
-        if "hue" in dataset.attributes:
-            truth["hue"] = dataset.attributes["hue"][index]
-        per_image = obeyed(images, cond, feats.logits, truth)
-        factors = known_factors(dataset)
+        per_image = obeyed(images, cond, feats.logits, {k: v[index] for k, v in truth.items()})
         for factor, net in factor_nets.items():  # with all knowledge, or the factor's own
             if given == kinds or factor in given:
                 predicted = extract_features(net, images).logits.argmax(1)
-                per_image[f"factor_{factor}_right"] = predicted == factors[factor][0][index]
+                per_image[f"factor_{factor}_right"] = predicted == factors[factor][index]
         return summarise(per_image), feats
 
+    test_known = knowledge_of(test)
     seen = draw((~held).nonzero().flatten())
-    obeys, feats = judge(test, seen, kinds)
+    obeys, feats = judge(test_known, seen, kinds)
     scores = score_features(real, feats) | obeys
     if knowledge.guidance != 1.0:
         scores["guidance"] = knowledge.guidance
     # each factor classifier's accuracy on real test images: the most a generator can score
     scores |= {f"factor_{f}_ceiling": net.test_accuracy for f, net in factor_nets.items()}
     for kind in kinds:  # each kind alone, the others left out
-        alone, _ = judge(test, seen, (kind,))
+        alone, _ = judge(test_known, seen, (kind,))
         scores |= {f"{kind}_alone_{k}": v for k, v in alone.items()}
     pairs, pairs_name = held_out_pairs(test, held, data_cfg, knowledge)
     if pairs is not None:
         index = torch.arange(len(pairs))
-        held_scores, held_feats = judge(pairs, draw(index), kinds)
+        held_scores, held_feats = judge(knowledge_of(pairs), draw(index), kinds)
         # against the real images of those pairs (a few hundred, so biased upwards), not the
         # whole split, whose other classes the held-out samples are not asked to match
         held_real = extract_features(evaluator, pairs.images)
