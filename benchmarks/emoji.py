@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.curves import read_metrics, read_rows, spread, value_at, write_rows  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
+from benchmarks.quality import curves_of, plot, timed_run  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
@@ -51,33 +52,17 @@ CSV_NAME = "emoji-seeds.csv"
 def run_variant(args, variant: str, seed: int) -> list[dict]:
     preset, settings = VARIANTS[variant]
     run_dir = args.out / "runs" / f"emoji-{variant}-seed{seed}"
-    cfg = resolve_config(
-        preset,
-        [
-            "train.steps=none",
-            f"train.minutes={args.minutes}",
-            f"eval.every_minutes={args.minutes / args.points}",
-            f"eval.num_samples={args.num_samples}",
-            "train.checkpoint_every=100000",
-            f"train.seed={seed}",
-            *settings,
-        ],
-    )
-    train(cfg, run_dir, overwrite=True)
     rows = []
-    for record in read_metrics(run_dir):
-        if "fid" in record:
-            row = {"variant": variant, "seed": seed, "step": record["step"],
-                   "minutes": round(record["elapsed_s"] / 60, 3)}  # fmt: skip
-            rows.append(row | {column: record.get(key) for column, key in SCORES.items()})
+    for record in timed_run(args, preset, settings, seed, run_dir):
+        row = {"variant": variant, "seed": seed, "step": record["step"],
+               "minutes": round(record["elapsed_s"] / 60, 3)}  # fmt: skip
+        rows.append(row | {column: record.get(key) for column, key in SCORES.items()})
     return rows
 
 
 def summary(rows: list[dict], minutes: float) -> list[str]:
     """Per variant: FID mean (min-max over seeds) at a few times, then the final scores."""
-    by_variant: dict[str, dict[int, list[dict]]] = {}
-    for row in rows:
-        by_variant.setdefault(row["variant"], {}).setdefault(row["seed"], []).append(row)
+    by_variant = curves_of(rows)
     points = [m for m in (2, 4, 6, 8, 10) if m <= minutes]
     finals = ["group_acc", "style_acc", "style_alone_acc", "heldout_group_acc", "heldout_style_acc"]
     lines = [
@@ -112,31 +97,6 @@ def per_run(rows: list[dict]) -> list[str]:
     return out
 
 
-def plot(rows: list[dict], path: Path) -> None:
-    """FID against training minutes, one line per seed, one colour per variant."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
-    variants = list(dict.fromkeys(r["variant"] for r in rows))
-    for index, variant in enumerate(variants):
-        seeds = sorted({r["seed"] for r in rows if r["variant"] == variant})
-        for number, seed in enumerate(seeds):
-            curve = [r for r in rows if r["variant"] == variant and r["seed"] == seed]
-            ax.plot([r["minutes"] for r in curve], [r["fid"] for r in curve], color=f"C{index}",
-                    marker="o", markersize=3, label=f"{variant} ({len(seeds)} seeds)"
-                    if number == 0 else None)  # fmt: skip
-    ax.set_xlabel("training wall time (minutes, 2 CPU cores)")
-    ax.set_ylabel("FID vs training emoji (evaluator features)")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-
-
 def group_grid(run_dir: Path, path: Path, per_style: int = 6) -> None:
     """One row per group: `per_style` google samples, then as many twitter ones (same noise)."""
     import torch
@@ -159,13 +119,12 @@ def pairs_grid(run_dir: Path, path: Path, count: int = 8, per_row: int = 4) -> l
     name in that unseen style. Returns the names shown, top to bottom."""
     import torch
 
-    from knowgen.config import resolve_config as config_of
     from knowgen.data.datasets import load_dataset, load_held_out_pairs
     from knowgen.data.emoji import STYLES
     from knowgen.sampling import Samples, load
 
     generator = load(run_dir)
-    data = config_of("emoji-text", []).data
+    data = resolve_config("emoji-text", []).data
     pairs, train_set = load_held_out_pairs(data), load_dataset(data)
     order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(0))[:count]
     rows, labels = [], []
@@ -247,7 +206,7 @@ def main() -> None:
         pairs_grid(args.pairs_grid, images / "emoji-heldout-pairs.png")
     speed_lines = speed(args.speed) if args.speed else []
     if args.write_docs:
-        plot(rows, images / "emoji-fid-vs-time.png")
+        plot(rows, images / "emoji-fid-vs-time.png", "FID vs training emoji (evaluator features)")
         command = args.command or (
             f"`python benchmarks/emoji.py --seeds {' '.join(map(str, args.seeds))} --minutes "
             f"{args.minutes:g} --points {args.points} --num-samples {args.num_samples}`"

@@ -53,11 +53,9 @@ def is_conditional(variant: str) -> bool:
     return resolve_config(preset, settings).knowledge.conditional
 
 
-def run_variant(args, variant: str, seed: int) -> list[dict]:
-    """Train one (variant, seed) for `args.minutes`, evaluating `args.points` times."""
-    preset, settings = parse_variant(variant)
-    name = variant.replace(":", "-").replace('"', "").replace("=", "-")
-    run_dir = args.out / "runs" / f"quality-{name}-seed{seed}"
+def timed_run(args, preset: str, settings: list[str], seed: int, run_dir: Path) -> list[dict]:
+    """Train `preset` with `settings` for `args.minutes`, evaluated `args.points` times on
+    `args.num_samples` samples; returns the metric records that carry an evaluation."""
     cfg = resolve_config(
         preset,
         [
@@ -71,22 +69,27 @@ def run_variant(args, variant: str, seed: int) -> list[dict]:
         ],
     )
     train(cfg, run_dir, overwrite=True)
-    rows = []
-    for record in read_metrics(run_dir):
-        if "fid" in record:
-            rows.append(
-                {
-                    "variant": variant,
-                    "seed": seed,
-                    "step": record["step"],
-                    "minutes": round(record["elapsed_s"] / 60, 3),
-                    "fid": record["fid"],
-                    "precision": record["precision"],
-                    "recall": record["recall"],
-                    "cond_acc": record.get("conditional_accuracy"),  # None: written as ""
-                }
-            )
-    return rows
+    return [record for record in read_metrics(run_dir) if "fid" in record]
+
+
+def run_variant(args, variant: str, seed: int) -> list[dict]:
+    """Train one (variant, seed) for `args.minutes`, evaluating `args.points` times."""
+    preset, settings = parse_variant(variant)
+    name = variant.replace(":", "-").replace('"', "").replace("=", "-")
+    run_dir = args.out / "runs" / f"quality-{name}-seed{seed}"
+    return [
+        {
+            "variant": variant,
+            "seed": seed,
+            "step": record["step"],
+            "minutes": round(record["elapsed_s"] / 60, 3),
+            "fid": record["fid"],
+            "precision": record["precision"],
+            "recall": record["recall"],
+            "cond_acc": record.get("conditional_accuracy"),  # None: written as ""
+        }
+        for record in timed_run(args, preset, settings, seed, run_dir)
+    ]
 
 
 def curves_of(rows: list[dict]) -> dict[str, dict[int, list[dict]]]:
@@ -171,7 +174,9 @@ def equal_steps(rows: list[dict], minutes: float, baselines: dict[bool, str]) ->
     return lines
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def plot(
+    rows: list[dict], path: Path, ylabel: str = "FID (evaluator features, lower is better)"
+) -> None:
     """FID against training minutes: one line per seed, one colour per variant (a mean would
     hide a seed that collapsed, a band would hide which one); log axis."""
     import matplotlib
@@ -188,7 +193,7 @@ def plot(rows: list[dict], path: Path) -> None:
             ax.plot(minutes, fids, color=colour, marker="o", markersize=3, linewidth=1.2,
                     label=label if number == 0 else None)  # fmt: skip
     ax.set_xlabel("training wall time (minutes, 2 CPU cores)")
-    ax.set_ylabel("FID (evaluator features, lower is better)")
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend()
