@@ -28,7 +28,7 @@ from knowgen.sections import (  # noqa: F401 - re-exported: the section mechanic
     section_from_dict,
 )
 from knowgen.train.config import TrainConfig
-from knowgen.transfer.config import TransferConfig
+from knowgen.transfer.config import TransferConfig, modes_from
 
 log = logging.getLogger(__name__)
 
@@ -71,24 +71,32 @@ REFUSED_COMBINATIONS = [
         "model.aux_classifier needs knowledge.condition (an ACGAN head learns the classes given)",
     ),
     (
-        lambda c: c.transfer.mode == "init" and c.model.name != "dcgan",
-        "transfer.mode='init' copies the teacher's trunk into D's: it needs model.name='dcgan'",
+        lambda c: c.transfer.uses("init") and c.model.name != "dcgan",
+        "transfer mode 'init' copies the teacher's trunk into D's: it needs model.name='dcgan'",
     ),
     (
-        lambda c: c.transfer.mode == "init" and not c.model.d_batchnorm,
-        "transfer.mode='init' needs model.d_batchnorm=true (the teacher's trunk has BatchNorm)",
+        lambda c: c.transfer.uses("init") and not c.model.d_batchnorm,
+        "transfer mode 'init' needs model.d_batchnorm=true (the teacher's trunk has BatchNorm)",
     ),
     (
-        lambda c: c.transfer.mode == "init" and c.model.width != c.transfer.teacher_width,
-        "transfer.mode='init' needs model.width equal to transfer.teacher_width",
+        lambda c: c.transfer.uses("init") and c.model.width != c.transfer.teacher_width,
+        "transfer mode 'init' needs model.width equal to transfer.teacher_width",
     ),
     (
         lambda c: (
-            c.transfer.mode in ("projected", "vision-aided")
+            (c.transfer.uses("projected") or c.transfer.uses("vision-aided"))
             and c.knowledge.condition in ("text", "fusion")
         ),
-        "transfer.mode='projected' and 'vision-aided' condition their teacher-based D on classes "
+        "transfer modes 'projected' and 'vision-aided' condition their teacher-based D on classes "
         "only; use knowledge.condition 'none' or 'class' with them",
+    ),
+    (
+        lambda c: (
+            c.transfer.source is not None
+            and (c.transfer.uses("init") or c.transfer.uses("projected"))
+        ),
+        "transfer.source starts D from the source's D, which transfer modes 'init' and "
+        "'projected' replace by the teacher's; drop one of them",
     ),
     (
         lambda c: c.train.compile and c.loss.penalises_gradients,
@@ -101,9 +109,9 @@ REFUSED_COMBINATIONS = [
         "step) never meet the second D's (every aided_every-th): pick them coprime",
     ),
     (
-        lambda c: c.transfer.teacher_classes is not None and c.transfer.mode == "none",
-        "transfer.teacher_classes trains a teacher, which transfer.mode='none' never uses; set a "
-        "transfer.mode",
+        lambda c: c.transfer.teacher_classes is not None and not c.transfer.modes,
+        "transfer.teacher_classes trains a teacher, which no transfer mode uses here; set "
+        "transfer.modes",
     ),
 ]
 
@@ -168,6 +176,9 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
             raise ValueError(f"unknown config section {section!r}; choose from {sorted(SECTIONS)}")
         if key in MOVED_KEYS.get(section, ()):
             section = "knowledge"
+        if (section, key) == ("transfer", "mode"):  # the one-mode name of a set of modes
+            merged.setdefault(section, {}).pop("mode", None)
+            key, value = "modes", modes_from(value)
         merged.setdefault(section, {})[key] = value
     return merged
 
@@ -182,10 +193,26 @@ def check_tables(raw: Any) -> dict[str, Any]:
     return raw
 
 
+def move_transfer_mode(raw: dict[str, Any]) -> dict[str, Any]:
+    """`transfer.mode = "init"` (presets, runs and exports from before modes were a set) read as
+    `transfer.modes = ["init"]`; both given and different is an error naming both."""
+    transfer = raw.get("transfer")
+    if not isinstance(transfer, dict) or "mode" not in transfer:
+        return raw
+    transfer = dict(transfer)
+    modes = modes_from(transfer.pop("mode"))
+    if "modes" in transfer and set(modes_from(transfer["modes"])) != set(modes):
+        raise ValueError(
+            f"transfer.mode={modes} and transfer.modes={transfer['modes']!r} disagree; "
+            "transfer.mode is the one-mode form of transfer.modes: give only one"
+        )
+    return raw | {"transfer": transfer | {"modes": modes}}
+
+
 def build_config(raw: dict[str, Any]) -> RunConfig:
     """Validate a raw dict (from TOML + overrides) into a `RunConfig`; unknown keys are errors.
     Knowledge keys in their pre-[knowledge] sections are moved there first."""
-    raw = move_knowledge_keys(check_tables(raw))
+    raw = move_transfer_mode(move_knowledge_keys(check_tables(raw)))
     unknown = set(raw) - set(SECTIONS) - {"description"}
     if unknown:
         raise ValueError(

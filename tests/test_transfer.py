@@ -190,8 +190,14 @@ def test_transfer_config_errors():
         TransferConfig(teacher="/nope/teacher.safetensors")
     with pytest.raises(ValueError, match="choose from"):
         TransferConfig(teacher_arch="resnet")
-    with pytest.raises(ValueError, match="transfer.mode must be one of"):
+    with pytest.raises(ValueError, match="unknown transfer mode 'magic'"):
         resolve_config("dcgan", ['transfer.mode="magic"'])
+    with pytest.raises(ValueError, match="names a mode twice"):
+        TransferConfig(modes=("init", "init"))
+    with pytest.raises(ValueError, match="transfer.mode=.* and transfer.modes=.* disagree"):
+        from knowgen.config import build_config
+
+        build_config({"transfer": {"mode": "init", "modes": ["projected"]}})
 
 
 def test_vision_aided_adds_a_second_d_beside_the_normal_one(teacher):
@@ -249,7 +255,7 @@ def test_teacher_of_other_classes_is_trained_on_them_only(tmp_path, monkeypatch)
         load_or_train_teacher(data, TransferConfig(teacher_width=8, teacher_classes=(2, 3)))
     with pytest.raises(ValueError, match="exclude each other"):
         TransferConfig(teacher=__file__, teacher_classes=(1,))
-    with pytest.raises(ValueError, match="which transfer.mode='none' never uses"):
+    with pytest.raises(ValueError, match="which no transfer mode uses"):
         resolve_config("dcgan", ["transfer.teacher_classes=[1]"])
 
 

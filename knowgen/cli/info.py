@@ -43,6 +43,7 @@ def command(
             if cfg.model.codes
             else []
         ),
+        *transfer_lines(cfg, run_dir),
         f"loss        {cfg.loss.kind}",
         f"stop        steps={cfg.train.steps} epochs={cfg.train.epochs} "
         f"minutes={cfg.train.minutes}",
@@ -75,6 +76,28 @@ def command(
     export = run_dir / "export" / "generator.safetensors"
     lines.append(f"export      {export if export.is_file() else 'none (run knowgen export)'}")
     typer.echo("\n".join(lines))
+
+
+def transfer_lines(cfg, run_dir: Path) -> list[str]:
+    """What the run took from elsewhere: its transfer modes and teacher, and the source model
+    with what it started (`transfer.json`, written when the run began from it)."""
+    transfer = cfg.transfer
+    lines = []
+    if transfer.modes:
+        lines.append(f"transfer    modes {'+'.join(transfer.modes)}")
+    record = run_dir / "transfer.json"
+    if transfer.source is not None:
+        taken = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {}
+        line = f"source      from {taken.get('source', transfer.source)}"
+        if "source_step" in taken:
+            line += f" (step {taken['source_step']}); D {taken['discriminator']}"
+        if transfer.freeze_d:
+            line += f", its first {transfer.freeze_d} block(s) frozen"
+        lines.append(line)
+        for name, parts in taken.get("new_classes", {}).items():
+            start = " + ".join(f"{w:.2f} {n}" for n, w in parts.items())
+            lines.append(f"            class {name} started as {start}")
+    return lines
 
 
 def describe_machine() -> str:

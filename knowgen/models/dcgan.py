@@ -77,8 +77,8 @@ class DCGANGenerator(nn.Module):
 def dcgan_trunk(channels: int, widths: list[int], use_batchnorm: bool) -> list[nn.Module]:
     """D's feature stages: Conv 4/2/1 + LReLU, then [Conv 4/2/1, BN, LReLU] per stage.
 
-    Shared with the transfer teacher, so that a teacher's trunk loads into D's (`transfer.mode =
-    "init"`) with no renaming.
+    Shared with the transfer teacher, so that a teacher's trunk loads into D's (transfer mode
+    "init") with no renaming.
     """
     layers: list[nn.Module] = [
         nn.Conv2d(channels, widths[0], 4, 2, 1, bias=False),

@@ -46,7 +46,7 @@ def load_run_models(run_dir: Path) -> RunModels:
     shape = tuple(payload["image_shape"])
     class_names = list(payload.get("class_names", []))
     teacher = None
-    if cfg.transfer.mode != "none":  # its weights are in the checkpoint: build, don't train
+    if cfg.transfer.needs_teacher:  # its weights are in the checkpoint: build, don't train
         arch = TEACHERS[cfg.transfer.teacher_arch]
         net = arch(shape, len(class_names), cfg.transfer.teacher_width).eval()
         teacher = Teacher(net.requires_grad_(False), "from-checkpoint", None, None)

@@ -41,6 +41,7 @@ from knowgen.train.run_dir import prepare_run_dir
 from knowgen.train.state import TrainState, apply_optimizer_settings, init_state, resolve_device
 from knowgen.train.steps import d_step, g_step, generate_fake
 from knowgen.transfer import load_or_train_teacher
+from knowgen.transfer.source import begin_from_source, tune_generator, tunes_g_first
 
 log = logging.getLogger(__name__)
 
@@ -234,12 +235,14 @@ def build_run(
     dataset, conditioning = training_conditions(cfg.knowledge, cfg.model.aux_classifier, dataset,
                                                 device)  # fmt: skip
     teacher = None
-    if cfg.transfer.mode != "none":
+    if cfg.transfer.needs_teacher:
         teacher = load_or_train_teacher(cfg.data, cfg.transfer, dataset)
-        log.info("transfer %s from teacher %s", cfg.transfer.mode, teacher.key)
+        log.info("transfer %s from teacher %s", "+".join(cfg.transfer.modes), teacher.key)
     train_cfg = replace(cfg.train, precision=chosen_precision(cfg.train.precision, device, world))
     state = init_state(cfg.model, train_cfg, dataset.image_shape, device, num_classes,
                        cfg.transfer, teacher, world, conditioning, cfg.knowledge)  # fmt: skip
+    if cfg.transfer.source is not None and not resume:
+        begin_from_source(cfg, state, dataset, run_dir, world)
     if resume:  # every rank restores the same checkpoint: identical weights, RNG and step
         if payload is None:
             payload = newest_intact_checkpoint(run_dir)[1]
@@ -287,6 +290,7 @@ def _train(
                     mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=run_dir.name,
                     disable=not world.is_main)  # fmt: skip
     window = LogWindow(train_cfg.batch_size)
+    g_restricted = False  # transfer.tune_g: only G's class embedding and norms train for now
 
     def publish(write) -> None:
         """Every rank averages BatchNorm statistics; rank 0 then writes (samples, checkpoint)."""
@@ -320,6 +324,9 @@ def _train(
                 mismatched = world.shard_conditions(state.conditioning.mismatched(global_index))
                 index = world.shard(global_index)
                 real = to_float(run.images[index]).contiguous(memory_format=memory_format)
+                if tunes_g_first(cfg.transfer, state.step) != g_restricted:
+                    g_restricted = not g_restricted
+                    tune_generator(state.generator, g_restricted)
                 window.add(train_step(state, real, cfg, real_cond, mismatched), state.step)
                 progress.update(1)
                 if state.step % train_cfg.log_every == 0:

@@ -24,6 +24,7 @@ from knowgen.transfer import (
     init_from_teacher,
     teacher_discriminator,
 )
+from knowgen.transfer.source import freeze_blocks
 
 
 @dataclass
@@ -38,8 +39,8 @@ class TrainState:
     device: torch.device
     step: int = 0
     elapsed_s: float = 0.0  # training wall time so far, over all resumes
-    teacher: nn.Module | None = None  # frozen teacher for transfer.mode="feature-matching"
-    # transfer.mode="vision-aided": the teacher-based second D (a submodule of `discriminator`,
+    teacher: nn.Module | None = None  # frozen teacher for transfer mode "feature-matching"
+    # transfer mode "vision-aided": the teacher-based second D (a submodule of `discriminator`,
     # so D's optimizer, checkpoint and gradient averaging carry it)
     aided: ProjectedDiscriminator | None = None
     conditioning: TrainingConditions = field(default_factory=NoConditions)  # what is drawn
@@ -98,27 +99,29 @@ def init_state(
     knowledge: KnowledgeConfig | None = None,
 ) -> TrainState:
     """Fresh models and optimizers, seeded by `train_cfg.seed`; `num_classes` is the dataset's
-    (used when the model is conditional); `teacher` serves `transfer.mode`; `conditioning` draws
+    (used when the model is conditional); `teacher` serves `transfer.modes`; `conditioning` draws
     the knowledge of each batch as `knowledge` (default: none) asks."""
     torch.manual_seed(train_cfg.seed)
     knowledge = knowledge or KnowledgeConfig()
     k = condition_classes(knowledge, model_cfg.aux_classifier, num_classes)
     generator = build_generator(model_cfg, image_shape, num_classes, knowledge).to(device)
-    mode = transfer.mode if transfer is not None else "none"
-    if mode != "none" and teacher is None:
-        raise ValueError(f"transfer.mode={mode!r} needs a teacher")
-    if mode == "projected":
+    transfer = transfer or TransferConfig()
+    if transfer.needs_teacher and teacher is None:
+        raise ValueError(f"transfer modes {list(transfer.modes)} need a teacher")
+    if transfer.uses("projected"):
         discriminator = teacher_discriminator(teacher.net, transfer, k)
     else:
         discriminator = build_discriminator(model_cfg, image_shape, num_classes, knowledge)
-        if mode == "init":
+        if transfer.uses("init"):
             init_from_teacher(discriminator, teacher.net)
     if model_cfg.codes:
         discriminator.q_head = QHead(judged_features(discriminator, image_shape), model_cfg.codes)
     aided = None
-    if mode == "vision-aided":
+    if transfer.uses("vision-aided"):
         aided = teacher_discriminator(teacher.net, transfer, k)
         discriminator.add_module("aided", aided)
+    if transfer.freeze_d:
+        freeze_blocks(discriminator, transfer.freeze_d)
     discriminator = discriminator.to(device)
     if train_cfg.sync_batchnorm:
         if device.type != "cuda":
@@ -139,7 +142,7 @@ def init_state(
         device=device,
         conditioning=conditioning or NoConditions(),
         codes=model_cfg.codes,
-        teacher=teacher.net.to(device) if mode == "feature-matching" else None,
+        teacher=teacher.net.to(device) if transfer.uses("feature-matching") else None,
         aided=aided,
         world=world or World(),
         precision=train_cfg.precision,

@@ -1,21 +1,48 @@
-"""The `[transfer]` section: which knowledge transfer, from which teacher (standard library only,
-so that reading a config never imports torch)."""
+"""The `[transfer]` section: which knowledge transfer, from which teacher and which source
+generator (standard library only, so that reading a config never imports torch)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-TransferMode = Literal["none", "projected", "init", "feature-matching", "vision-aided"]
+TRANSFER_MODES = ("init", "projected", "feature-matching", "vision-aided")
 TEACHER_ARCHS = ("teachernet-v1", "teachernet-deep")
+# pairs of modes that cannot train together, and why (the rest combine: tests/test_transfer.py)
+EXCLUSIVE_MODES = {
+    frozenset({"projected", "init"}): "'init' copies the teacher into D's trunk, and "
+    "'projected' replaces D by the teacher-based one",
+    frozenset({"projected", "vision-aided"}): "'projected' already is the teacher-based D "
+    "that 'vision-aided' would add beside it",
+}
+
+
+def modes_from(value: Any) -> list[str]:
+    """`transfer.mode` (one name, "none" = empty) as the `transfer.modes` list it stands for."""
+    if isinstance(value, str):
+        return [] if value == "none" else [value]
+    return list(value)
 
 
 @dataclass(frozen=True)
 class TransferConfig:
-    """Which knowledge transfer, from which teacher."""
+    """Which knowledge transfer, from which teacher and which source generator."""
 
-    mode: TransferMode = "none"
+    # the ways a classifier's knowledge enters training, any compatible set (empty: none);
+    # `transfer.mode = "init"` is read as `modes = ["init"]`
+    modes: tuple[str, ...] = ()
+    # a trained knowgen run (its newest checkpoint) or export that G, D and the EMA start from:
+    # other classes, another style or another dataset of the same image shape
+    source: str | None = None
+    freeze_d: int = 0  # FreezeD (Mo et al. 2020): D's first k blocks keep the source's weights
+    # what of G trains at first: all of it, or only its class embedding and normalisation layers
+    # (for `tune_g_steps` steps, then all of it)
+    tune_g: Literal["all", "class-and-norm"] = "all"
+    tune_g_steps: int = 1000
+    # a new class's embedding (one the source never had) starts as the source classes' rows
+    # weighted by the teacher's mean soft prediction over its images, or where G's init left it
+    class_start: Literal["teacher", "random"] = "teacher"
     teacher: str | None = None  # your classifier: a .safetensors state dict of `teacher_arch`
     teacher_arch: str = "teachernet-v1"
     teacher_width: int = 64  # teachernet: channels of its first stage (doubles per stage)
@@ -32,6 +59,20 @@ class TransferConfig:
     aided_every: int = 1
 
     def __post_init__(self) -> None:
+        modes = tuple(m for m in TRANSFER_MODES if m in self.modes)  # one canonical order
+        unknown = sorted(set(self.modes) - set(TRANSFER_MODES) - {"none"})
+        if unknown:
+            raise ValueError(
+                f"unknown transfer mode {unknown[0]!r}; choose from {list(TRANSFER_MODES)} "
+                "(or none)"
+            )
+        if len(modes) != len([m for m in self.modes if m != "none"]):
+            raise ValueError(f"transfer.modes {list(self.modes)} names a mode twice")
+        object.__setattr__(self, "modes", modes)
+        for pair, why in EXCLUSIVE_MODES.items():
+            if pair <= set(modes):
+                both = " and ".join(sorted(pair))
+                raise ValueError(f"transfer.modes cannot hold both {both}: {why}")
         if self.teacher_arch not in TEACHER_ARCHS:
             raise ValueError(
                 f"unknown transfer.teacher_arch {self.teacher_arch!r}; choose from "
@@ -46,12 +87,32 @@ class TransferConfig:
             )
         if self.teacher_classes is not None and not self.teacher_classes:
             raise ValueError("transfer.teacher_classes is empty; leave it unset instead")
-        for key in ("teacher_width", "projection_channels", "aided_every"):
+        for key in ("teacher_width", "projection_channels", "aided_every", "tune_g_steps"):
             if getattr(self, key) < 1:
                 raise ValueError(f"transfer.{key} must be >= 1")
-        for key in ("fm_weight", "aided_weight"):
+        for key in ("fm_weight", "aided_weight", "freeze_d"):
             if getattr(self, key) < 0:
                 raise ValueError(f"transfer.{key} must be >= 0")
+        if self.freeze_d and self.source is None and "init" not in modes:
+            raise ValueError(
+                "transfer.freeze_d keeps D's first blocks as a source (or the teacher, with "
+                "mode 'init') left them; set transfer.source"
+            )
+        if self.tune_g != "all" and self.source is None:
+            raise ValueError(
+                f"transfer.tune_g={self.tune_g!r} fine-tunes a G that learned elsewhere; set "
+                "transfer.source"
+            )
+
+    def uses(self, mode: str) -> bool:
+        """Whether `mode` is one of the transfer modes this run trains with."""
+        return mode in self.modes
+
+    @property
+    def needs_teacher(self) -> bool:
+        """Whether training builds or loads a teacher (a source alone needs one only to start
+        new classes: `class_start`, decided when the source is read)."""
+        return bool(self.modes)
 
     def aided_weight_at(self, step: int) -> float:
         """The vision-aided second D's loss weight at `step`: `aided_weight` times `aided_every`

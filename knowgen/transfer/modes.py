@@ -1,4 +1,4 @@
-"""How a teacher's knowledge trains a generator (`transfer.mode`):
+"""How a teacher's knowledge trains a generator (`transfer.modes`, any compatible set):
 
 - `projected`: D = the frozen teacher -> fixed random 1x1 channel mixing per scale -> small
   trainable heads (Sauer et al. 2021, "Projected GANs Converge Faster"); DiffAugment, when on, is
@@ -130,10 +130,10 @@ def teacher_discriminator(
 def init_from_teacher(discriminator: nn.Module, teacher: Teacher_) -> None:
     """Copy the teacher's trunk into D's (same layer layout: `dcgan_trunk`)."""
     if not isinstance(teacher, TeacherNet):
-        raise ValueError("transfer.mode='init' needs transfer.teacher_arch='teachernet-v1'")
+        raise ValueError("transfer mode 'init' needs transfer.teacher_arch='teachernet-v1'")
     if not isinstance(discriminator, DCGANDiscriminator):
         raise ValueError(
-            "transfer.mode='init' needs model.name='dcgan' (D shares the teacher's trunk)"
+            "transfer mode 'init' needs model.name='dcgan' (D shares the teacher's trunk)"
         )
     state = teacher.trunk.state_dict()
     target = nn.Sequential(*list(discriminator.net)[: len(teacher.trunk)])
@@ -141,7 +141,7 @@ def init_from_teacher(discriminator: nn.Module, teacher: Teacher_) -> None:
         target.load_state_dict(state)
     except RuntimeError as err:
         raise ValueError(
-            "transfer.mode='init' needs D's trunk to match the teacher's: model.name='dcgan', "
+            "transfer mode 'init' needs D's trunk to match the teacher's: model.name='dcgan', "
             f"model.d_batchnorm=true and model.width = transfer.teacher_width ({err})"
         ) from None
 
