@@ -111,9 +111,7 @@ def test_random_class_start_keeps_the_fresh_rows(source_run, cache, tmp_path):
     cfg = resolve_config("dcgan", settings)
     fresh = init_state(cfg.model, cfg.train, (1, 16, 16), torch.device("cpu"), 5,
                        knowledge=cfg.knowledge)  # fmt: skip
-    assert torch.equal(
-        state.generator.encoder.table.weight, fresh.generator.encoder.table.weight
-    )
+    assert torch.equal(state.generator.encoder.table.weight, fresh.generator.encoder.table.weight)
     assert not json.loads((tmp_path / "transfer.json").read_text())["new_classes"]
 
 
@@ -220,9 +218,7 @@ def test_a_transferred_run_resumes_exports_samples_and_names_its_source(
         assert result.exit_code == 0, result.output
 
 
-SETS = [
-    frozenset(s) for n in (2, 3, 4) for s in itertools.combinations(TRANSFER_MODES, n)
-]
+SETS = [frozenset(s) for n in (2, 3, 4) for s in itertools.combinations(TRANSFER_MODES, n)]
 
 
 @pytest.mark.parametrize("modes", SETS, ids=lambda s: "+".join(sorted(s)))
