@@ -16,6 +16,14 @@ dress, coat} from all their images. Modes:
   baseline (with 200 images it is). At equal steps each is compared with its twin without
   transfer (`diffaugment`, `none` or `ada`).
 
+Generative transfer (issue 37): `source` starts G, D and the EMA from the preset trained on the
+teacher's five classes for `--source-minutes` (all their 30,000 images; trained once, cached under
+`--out`/sources, its cost printed beside every result and never inside the curves' minutes);
+`source-random` is the same with the new classes' embeddings left at random instead of started
+from the source classes the teacher sees in them; `source-freezed` adds FreezeD
+(`transfer.freeze_d=2`). The summary gives minutes to reach the baseline's final FID both in
+fine-tuning time and with the source's minutes added.
+
 Each (mode, seed) trains for `--minutes`, evaluated every minute by the evaluator (trained on all
 ten classes; it shares nothing with the teacher) against the test images of the five classes;
 evaluation time is not training time. Rows accumulate in benchmarks/results/transfer-few.csv
@@ -48,6 +56,7 @@ from benchmarks.curves import (  # noqa: E402
     write_rows,
 )
 from benchmarks.machine import describe_machine, slug, write_section  # noqa: E402
+from knowgen.checkpoint import latest_checkpoint  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 from knowgen.transfer import load_or_train_teacher  # noqa: E402
@@ -57,6 +66,12 @@ TEACHER_CLASSES = ["t-shirt", "trouser", "pullover", "dress", "coat"]
 AUGMENT = 'train.diffaugment="color,translation,cutout"'
 ADA = "train.ada_target=0.6"
 TRANSFER_MODES = ["projected", "init", "feature-matching", "vision-aided"]
+# generative transfer: the overrides besides transfer.source (the cached source run)
+SOURCE_MODES = {
+    "source": [],
+    "source-random": ['transfer.class_start="random"'],
+    "source-freezed": ["transfer.freeze_d=2"],
+}
 BASELINES = ["none", "diffaugment", "ada"]
 # a transfer mode's name suffix -> the baseline it adds the transfer to (its twin); no suffix:
 # DiffAugment
@@ -65,15 +80,21 @@ MODES = [
     *BASELINES,
     *TRANSFER_MODES,
     *(m + suffix for suffix in TWIN_OF_SUFFIX for m in TRANSFER_MODES),
+    *SOURCE_MODES,
 ]
 REPORT_MINUTES = (1, 2, 5, 10)
 FIELDS = ["images", "mode", "seed", "step", "minutes", "fid", "d_overfit_gap"]
 
 
-def mode_overrides(mode: str) -> list[str]:
-    """The `--set` assignments of one mode (besides the data subset and the seed)."""
+def mode_overrides(mode: str, source: Path | None = None) -> list[str]:
+    """The `--set` assignments of one mode (besides the data subset and the seed); `source` is
+    the source run of the generative modes."""
     if mode == "none":
         return []
+    if mode in SOURCE_MODES:
+        if source is None:
+            raise ValueError(f"mode {mode!r} needs the source run")
+        return [f"transfer.source={json.dumps(str(source))}", *SOURCE_MODES[mode]]
     if mode == "diffaugment":
         return [AUGMENT]
     if mode == "ada":  # the same transforms, applied only as often as D's overfitting asks
@@ -95,7 +116,35 @@ def split_mode(mode: str) -> tuple[str, str]:
 def twin(mode: str) -> str:
     """The run without transfer that differs from `mode` only by the transfer: what its steps are
     compared with."""
-    return split_mode(mode)[1]
+    return "none" if mode in SOURCE_MODES else split_mode(mode)[1]
+
+
+def source_run(args) -> Path:
+    """The source of the generative modes: `args.preset` trained on the teacher's classes (all
+    their training images) for `args.source_minutes`, once; a run that finished is reused."""
+    run = args.out / "sources" / f"{args.preset}-fashion-mnist-0-4-{args.source_minutes:g}min"
+    if latest_checkpoint(run) is None:
+        overrides = [
+            f"data.classes={json.dumps(TEACHER_CLASSES)}",
+            "train.steps=none",
+            f"train.minutes={args.source_minutes}",
+            "train.seed=0",
+            "train.checkpoint_every=100000",
+            *args.set,
+        ]
+        train(resolve_config(args.preset, overrides), run, overwrite=True)
+    return run
+
+
+def source_line(run: Path) -> str:
+    """What the source cost: its training minutes and steps on this machine."""
+    last = read_metrics(run)[-1]
+    return (
+        f"Source `{run.name}`: the preset trained on {', '.join(TEACHER_CLASSES)} (all their "
+        f"training images), {last['elapsed_s'] / 60:.1f} min ({last['step']:,} steps) on this "
+        "machine, once, and cached: not inside the fine-tuning minutes above; the total-time "
+        "column adds it."
+    )
 
 
 def best_baseline(rows: list[dict], minutes: float) -> str | None:
@@ -128,7 +177,7 @@ def run_mode(args, mode: str, seed: int) -> list[dict]:
         "train.checkpoint_every=100000",
         f"train.seed={seed}",
         *data_overrides(args.images),
-        *mode_overrides(mode),
+        *mode_overrides(mode, args.source),
         *args.set,
     ]
     train(resolve_config(args.preset, overrides), run_dir, overwrite=True)
@@ -188,7 +237,11 @@ def equal_steps(rows: list[dict], images: int) -> list[str]:
 
 
 def summarise(
-    rows: list[dict], images: int, minutes: float, baseline_mode: str | None = None
+    rows: list[dict],
+    images: int,
+    minutes: float,
+    baseline_mode: str | None = None,
+    source_minutes: float | None = None,
 ) -> list[str]:
     """A Markdown table: FID mean (min–max over seeds) at each report time, seeds, the overfitting
     gap at the end, and the minutes each seed needed to reach the baseline's final mean FID (the
@@ -205,8 +258,8 @@ def summarise(
     header = " | ".join(f"FID @ {m} min" for m in points)
     lines = [
         f"| mode | seeds | {header} | D overfitting gap at the end | minutes to reach "
-        f"`{baseline_mode}`'s {minutes:g}-min FID |",
-        "| --- | ---: | " + " | ".join("---:" for _ in points) + " | ---: | ---: |",
+        f"`{baseline_mode}`'s {minutes:g}-min FID | the same, with the source's minutes |",
+        "| --- | ---: | " + " | ".join("---:" for _ in points) + " | ---: | ---: | ---: |",
     ]
     for mode in [m for m in MODES if m in curves]:
         by_seed = curves[mode]
@@ -217,15 +270,22 @@ def summarise(
         gaps = [
             c[-1]["d_overfit_gap"] for c in by_seed.values() if c[-1]["d_overfit_gap"] is not None
         ]
-        reach = "-"
+        reach, total = "-", "-"
         if target is not None:
             times = [minutes_to_reach(c, target) for c in by_seed.values()]
             reached = [t for t in times if t is not None]
-            reach = spread(reached) + (
+            never = (
                 f", {len(times) - len(reached)} seed(s) never" if len(reached) < len(times) else ""
             )
+            reach = spread(reached) + never
+            if mode in SOURCE_MODES and source_minutes is not None:
+                total = spread([t + source_minutes for t in reached]) + never
+            elif reached:
+                total = reach
         lines.append(
-            f"| `{mode}` | {len(by_seed)} | " + " | ".join(cells) + f" | {spread(gaps)} | {reach} |"
+            f"| `{mode}` | {len(by_seed)} | "
+            + " | ".join(cells)
+            + f" | {spread(gaps)} | {reach} | {total} |"
         )
     return lines
 
@@ -271,6 +331,20 @@ def plot(rows: list[dict], images: int, path: Path) -> None:
     fig.savefig(path)
 
 
+def class_grid(runs: dict[str, Path], path: Path, per_class: int = 8) -> None:
+    """One row per (mode, class) from each mode's final EMA generator, the same noise in every
+    row: what the FID figures look like."""
+    from knowgen.sampling import Samples, load
+
+    rows, labels = [], []
+    for mode, run in runs.items():
+        generator = load(run)
+        for name in generator.class_names or [None]:
+            rows.append(generator.sample(per_class, seed=0, class_=name))
+            labels.append(f"{mode}: {name}" if name else mode)
+    Samples.rows(rows, labels).save_grid(path, nrow=per_class, scale=2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="dcgan")
@@ -283,6 +357,13 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], help="override for every run")
     parser.add_argument("--summary-only", action="store_true", help="print the table, train none")
     parser.add_argument("--baseline", choices=BASELINES, help="default: the best one measured")
+    parser.add_argument(
+        "--source-minutes",
+        type=float,
+        default=10.0,
+        help="training minutes of the generative modes' source (trained once, cached)",
+    )
+    parser.add_argument("--grids", action="store_true", help="a sample grid per mode (seed 0)")
     parser.add_argument("--write-docs", action="store_true")
     parser.add_argument(
         "--title",
@@ -307,6 +388,23 @@ def main() -> None:
     )
     print(teacher_line, flush=True)
 
+    args.source, source_minutes, source_text = None, None, ""
+    if set(args.modes) & set(SOURCE_MODES):
+        start = time.perf_counter()
+        args.source = (
+            source_run(args)
+            if not args.summary_only
+            else (
+                args.out / "sources" / f"{args.preset}-fashion-mnist-0-4-{args.source_minutes:g}min"
+            )
+        )
+        if latest_checkpoint(args.source) is not None:
+            source_minutes = read_metrics(args.source)[-1]["elapsed_s"] / 60
+            source_text = source_line(args.source) + (
+                f" Ready for this run in {time.perf_counter() - start:.0f} s."
+            )
+            print(source_text, flush=True)
+
     csv_path = args.out / "transfer-few.csv"
     rows = read_rows(csv_path, ("images", "seed", "step"), ("minutes", "fid"), ("d_overfit_gap",))
     for mode in [] if args.summary_only else args.modes:
@@ -315,15 +413,24 @@ def main() -> None:
             rows = [r for r in rows if (r["images"], r["mode"], r["seed"]) != same]
             rows += run_mode(args, mode, seed)
             write_rows(csv_path, rows, FIELDS)
-            print("\n".join(summarise(rows, args.images, args.minutes, args.baseline)), flush=True)
+            table = summarise(rows, args.images, args.minutes, args.baseline, source_minutes)
+            print("\n".join(table), flush=True)
 
-    lines = summarise(rows, args.images, args.minutes, args.baseline)
+    lines = summarise(rows, args.images, args.minutes, args.baseline, source_minutes)
     steps = equal_steps(rows, args.images)
     print("\n".join(lines + ["", "At equal steps:", *steps]) + "\n" + teacher_line)
+    print(source_text)
     png_name = f"transfer-{args.images}.png" if args.title is None else f"{slug(args.title)}.png"
     png = Path("docs/images" if args.write_docs else args.out) / png_name
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, args.images, png)
+    grid_png = png.with_name(png.stem + "-samples.png")
+    if args.grids:
+        modes = [m for m in measured_modes(rows) if m in args.modes]
+        runs = {m: args.out / "runs" / f"transfer-{args.images}-{m}-seed0" for m in modes}
+        runs = {m: r for m, r in runs.items() if latest_checkpoint(r)}
+        if runs:
+            class_grid(runs, grid_png)
     if args.write_docs:
         body = "\n".join(
             [
@@ -348,6 +455,12 @@ def main() -> None:
                 *steps,
                 "",
                 teacher_line,
+                *(["", source_text] if source_text else []),
+                *(
+                    ["", f"![Samples per class, seed 0 of each mode](images/{grid_png.name})"]
+                    if args.grids
+                    else []
+                ),
             ]
         )
         title = args.title or f"Knowledge transfer with {args.images} images"

@@ -87,3 +87,28 @@ def test_the_transfer_docs_name_the_modes_and_seeds_that_ran_with_that_image_cou
         {"images": 200, "mode": "ada", "seed": 7},  # another scenario: not this section's
     ]
     assert modes_and_seeds(rows, 1000) == "--modes none init-plain --seeds 0 1"
+
+
+def test_source_modes_start_from_the_source_and_count_its_minutes_in_the_total():
+    from pathlib import Path
+
+    from benchmarks.transfer import mode_overrides, summarise, twin
+
+    assert mode_overrides("source-random", Path("s")) == [
+        'transfer.source="s"',
+        'transfer.class_start="random"',
+    ]
+    assert twin("source") == "none"
+
+    def curve(mode, seed, fids):
+        return [
+            {"images": 1000, "mode": mode, "seed": seed, "minutes": float(m), "fid": f,
+             "d_overfit_gap": 0.1}
+            for m, f in zip((1, 10), fids, strict=True)
+        ]  # fmt: skip
+
+    rows = curve("none", 0, (200.0, 60.0)) + curve("source", 0, (60.0, 30.0))
+    table = summarise(rows, 1000, 10.0, source_minutes=5.0)
+    source_row = next(line for line in table if line.startswith("| `source`"))
+    cells = [c.strip() for c in source_row.split("|")]
+    assert cells[-3] == "1.0 (1 seed)" and cells[-2] == "6.0 (1 seed)"  # 1 min; 1 + 5 with it

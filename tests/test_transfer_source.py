@@ -242,3 +242,13 @@ def test_one_mode_is_a_set_of_one():
     assert one.transfer.modes == ("feature-matching",)
     assert resolve_config("dcgan", [*TINY, 'transfer.mode="none"']).transfer.modes == ()
     assert TransferConfig(modes=("vision-aided", "init")).modes == ("init", "vision-aided")
+
+
+def test_an_unconditional_source_asks_no_teacher(cache, tmp_path):
+    source = tmp_path / "plain"
+    train(resolve_config("dcgan", [*TINY, SOURCE_CLASSES, "train.steps=2"]), source)
+    settings = [*TINY, "data.classes=[5, 6, 7, 8, 9]", f'transfer.source="{source}"']
+    cfg, _, state = started(settings, tmp_path)
+    stored = read_source(source).generator
+    assert all(torch.equal(t, stored[k]) for k, t in state.generator.state_dict().items())
+    assert json.loads((tmp_path / "transfer.json").read_text())["new_classes"] == {}

@@ -59,6 +59,7 @@ class DataConfig:
     limit_seed: int = 0  # which images `limit` keeps (the same for every training seed)
     label: str | None = None  # emoji: what `class` means, "group" (default) or "subgroup"
     skin_tones: bool = False  # emoji: also the skin-tone variants (60% of images, one group)
+    styles: tuple[str, ...] | None = None  # emoji: only these styles ("google", "twitter")
 
     def __post_init__(self) -> None:
         if self.name not in DATASETS:
@@ -71,9 +72,19 @@ class DataConfig:
             raise ValueError(f"data.limit must be >= 1, got {self.limit}")
         if self.classes is not None and not self.classes:
             raise ValueError("data.classes is empty; leave it unset to keep every class")
-        if self.name != "emoji" and (self.label is not None or self.skin_tones):
-            key = "label" if self.label is not None else "skin_tones"
-            raise ValueError(f"data.{key} is an emoji setting; data.name={self.name!r} has none")
+        emoji_keys = {"label": self.label is not None, "skin_tones": self.skin_tones,
+                      "styles": self.styles is not None}  # fmt: skip
+        for key, given in emoji_keys.items():
+            if given and self.name != "emoji":
+                raise ValueError(
+                    f"data.{key} is an emoji setting; data.name={self.name!r} has none"
+                )
+        if self.styles is not None:
+            from knowgen.data.emoji import STYLES
+
+            unknown = sorted(set(self.styles) - set(STYLES))
+            if unknown or not self.styles:
+                raise ValueError(f"data.styles {list(self.styles)}: choose among {list(STYLES)}")
         if self.label not in (None, "group", "subgroup"):
             raise ValueError(f"data.label {self.label!r}: choose 'group' or 'subgroup'")
 
@@ -88,15 +99,16 @@ class DataConfig:
     @property
     def subset_tag(self) -> str:
         """A cache-key suffix naming `classes` and `limit` ("" for the whole dataset)."""
-        if self.classes is None and self.limit is None:
+        if self.classes is None and self.limit is None and self.styles is None:
             return ""
         subset = [list(self.classes or ()), self.limit, self.limit_seed]
+        subset += [list(self.styles)] if self.styles is not None else []
         return "-subset-" + hashlib.sha256(json.dumps(subset).encode()).hexdigest()[:8]
 
     @property
     def whole(self) -> DataConfig:
         """The same dataset with every class and image: what the evaluator learns from."""
-        return replace(self, classes=None, limit=None)
+        return replace(self, classes=None, limit=None, styles=None)
 
 
 def find_fashion_mnist(explicit: str | None = None) -> Path:
@@ -216,7 +228,7 @@ def load_emoji_dataset(cfg: DataConfig) -> Dataset:
     """Emoji in two styles, by group or subgroup; see `knowgen.data.emoji`."""
     from knowgen.data.emoji import load_emoji
 
-    return load_emoji(cfg.split, cfg.label or "group", cfg.skin_tones)
+    return load_emoji(cfg.split, cfg.label or "group", cfg.skin_tones, cfg.styles)
 
 
 def load_folder_dataset(cfg: DataConfig) -> Dataset:
@@ -265,7 +277,7 @@ def load_held_out_pairs(cfg: DataConfig) -> Dataset | None:
         return None
     from knowgen.data.emoji import load_emoji
 
-    dataset = load_emoji("pairs", cfg.label or "group", cfg.skin_tones)
+    dataset = load_emoji("pairs", cfg.label or "group", cfg.skin_tones, cfg.styles)
     if cfg.classes is not None:
         dataset = select_classes(dataset, cfg.classes)
     dataset.images = _convert(dataset.images, cfg)

@@ -258,16 +258,25 @@ def select(arrays: dict[str, np.ndarray], table: EmojiTable, part: str, skin_ton
     return np.flatnonzero(keep & classed & toned)
 
 
-def load_emoji(part: str, label: str = "group", skin_tones: bool = False):
+def load_emoji(
+    part: str,
+    label: str = "group",
+    skin_tones: bool = False,
+    styles: tuple[str, ...] | None = None,
+):
     """The emoji images of `part` ("train", "test" or "pairs") at 64 px, class = their `label`
     ("group" or "subgroup"), with style, skin tone, group, subgroup and emoji index as
-    attributes and each image's name as its description."""
+    attributes and each image's name as its description; only `styles` when given (a source
+    of one style, a target of the other)."""
     from knowgen.data.dataset import Dataset
 
     if label not in ("group", "subgroup"):
         raise ValueError(f"data.label {label!r}: emoji classes are 'group' or 'subgroup'")
     arrays, table = cached_arrays(), emoji_table()
     index = select(arrays, table, part, skin_tones)
+    if styles is not None:
+        wanted = np.isin(arrays["style"][index], [STYLES.index(s) for s in styles])
+        index = index[wanted]
     emoji = arrays["emoji"][index].astype(np.int64)
     subgroups = table.subgroup_names
     group_ids = np.asarray([GROUPS.index(g) if g in GROUPS else -1 for g in table.groups])

@@ -57,6 +57,8 @@ def reference_features(
     """Features of the first `num` images of a real split (all when None; of the configured
     classes, never limited to `data.limit`), cached on disk."""
     tag = f"{evaluator.key}-{split}-{num or 'all'}"
+    if data_cfg.styles is not None:  # emoji of some styles: other images, another reference
+        tag += "-styles-" + "-".join(data_cfg.styles)
     path = cache_dir("references") / f"{tag}.safetensors"
     if path.is_file():
         try:

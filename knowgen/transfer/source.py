@@ -312,7 +312,9 @@ def begin_from_source(cfg: Any, state: Any, dataset: Any, run_dir: Path, world: 
     if tuple(source.image_shape) != tuple(dataset.image_shape):  # before any teacher runs
         check_fits(source, cfg, dataset.image_shape, None)
     names = list(dataset.class_names)
-    weights = class_map(source, names, dataset.labels, dataset.images, cfg.transfer)
+    weights = None  # an unconditional model has no class rows: no teacher is asked
+    if class_rows(state.generator) or class_rows(state.discriminator):
+        weights = class_map(source, names, dataset.labels, dataset.images, cfg.transfer)
     networks = {"generator": state.generator, "ema": state.ema.model,
                 "discriminator": state.discriminator}  # fmt: skip
     try:

@@ -107,7 +107,23 @@ def test_skin_tones_and_subgroups_on_request(fake_emoji):
     assert len(by_subgroup.class_names) == int(by_subgroup.labels.max()) + 1
 
 
+def test_one_style_on_request(fake_emoji):
+    both = load_dataset(DataConfig(name="emoji"))
+    google = load_dataset(DataConfig(name="emoji", styles=("google",)))
+    assert len(google) == int((both.attributes["style"] == 0).sum())
+    assert (google.attributes["style"] == 0).all() and google.class_names == both.class_names
+    few = DataConfig(name="emoji", styles=("twitter",), limit=20)
+    assert len(load_dataset(few)) == 20
+    assert few.subset_tag != DataConfig(name="emoji", limit=20).subset_tag  # other cache keys
+    pairs = load_held_out_pairs(DataConfig(name="emoji", styles=("twitter",)))
+    assert (pairs.attributes["style"] == 1).all()
+
+
 def test_emoji_settings_are_refused_elsewhere_and_checked():
+    with pytest.raises(ValueError, match="data.styles is an emoji setting"):
+        DataConfig(name="digits", styles=("google",))
+    with pytest.raises(ValueError, match=r"data.styles \['apple'\]: choose among"):
+        DataConfig(name="emoji", styles=("apple",))
     with pytest.raises(ValueError, match="data.label is an emoji setting"):
         DataConfig(name="digits", label="group")
     with pytest.raises(ValueError, match="'group' or 'subgroup'"):
