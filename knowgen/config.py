@@ -91,6 +91,16 @@ REFUSED_COMBINATIONS = [
         "only; use knowledge.condition 'none' or 'class' with them",
     ),
     (
+        lambda c: c.transfer.uses("projected") and c.transfer.uses("init"),
+        "transfer.modes cannot hold both projected and init: 'init' copies the teacher into D's "
+        "trunk, and 'projected' replaces D by the teacher-based one",
+    ),
+    (
+        lambda c: c.transfer.uses("projected") and c.transfer.uses("vision-aided"),
+        "transfer.modes cannot hold both projected and vision-aided: 'projected' already is the "
+        "teacher-based D that 'vision-aided' would add beside it",
+    ),
+    (
         lambda c: (
             c.transfer.source is not None
             and (c.transfer.uses("init") or c.transfer.uses("projected"))

@@ -9,13 +9,6 @@ from typing import Any, Literal
 
 TRANSFER_MODES = ("init", "projected", "feature-matching", "vision-aided")
 TEACHER_ARCHS = ("teachernet-v1", "teachernet-deep")
-# pairs of modes that cannot train together, and why (the rest combine: tests/test_transfer.py)
-EXCLUSIVE_MODES = {
-    frozenset({"projected", "init"}): "'init' copies the teacher into D's trunk, and "
-    "'projected' replaces D by the teacher-based one",
-    frozenset({"projected", "vision-aided"}): "'projected' already is the teacher-based D "
-    "that 'vision-aided' would add beside it",
-}
 
 
 def modes_from(value: Any) -> list[str]:
@@ -69,10 +62,6 @@ class TransferConfig:
         if len(modes) != len([m for m in self.modes if m != "none"]):
             raise ValueError(f"transfer.modes {list(self.modes)} names a mode twice")
         object.__setattr__(self, "modes", modes)
-        for pair, why in EXCLUSIVE_MODES.items():
-            if pair <= set(modes):
-                both = " and ".join(sorted(pair))
-                raise ValueError(f"transfer.modes cannot hold both {both}: {why}")
         if self.teacher_arch not in TEACHER_ARCHS:
             raise ValueError(
                 f"unknown transfer.teacher_arch {self.teacher_arch!r}; choose from "
