@@ -225,8 +225,10 @@ def main() -> None:
         for seed in args.seeds:  # seeds outermost: a cut-short run still compares variants
             for variant in args.variants:
                 fresh = run_variant(args, variant, seed)
-                rows = [r for r in rows if (r["variant"], r["seed"]) != (variant, seed)] + fresh
-                write_rows(csv_path, rows, FIELDS)
+                if fresh:  # a run stopped before its first evaluation keeps the rows it had
+                    rows = [r for r in rows if (r["variant"], r["seed"]) != (variant, seed)]
+                    write_rows(csv_path, rows + fresh, FIELDS)
+                    rows += fresh
                 print(per_run(fresh)[-1] if fresh else f"{variant} {seed}: no rows", flush=True)
     table = summary(rows, args.minutes)
     print("\n".join(table))

@@ -290,6 +290,30 @@ def summarise(
     return lines
 
 
+def class_start_lines(rows: list[dict], images: int) -> list[str]:
+    """The classifier-guided class start (`source`) against the random one (`source-random`),
+    seed by seed, at each report minute both curves reach: which wins and by how much."""
+    rows = [r for r in rows if r["images"] == images]
+    curves: dict[str, dict[int, list[dict]]] = {}
+    for row in rows:
+        curves.setdefault(row["mode"], {}).setdefault(row["seed"], []).append(row)
+    teacher, random = curves.get("source", {}), curves.get("source-random", {})
+    seeds = sorted(set(teacher) & set(random))
+    lines = []
+    for minute in REPORT_MINUTES:
+        pairs = [(value_at(teacher[s], minute), value_at(random[s], minute)) for s in seeds]
+        pairs = [(t, r) for t, r in pairs if t is not None and r is not None]
+        if not pairs:
+            continue
+        ratios = [t / r for t, r in pairs]
+        with_teacher, at_random = spread([t for t, _ in pairs]), spread([r for _, r in pairs])
+        lines.append(
+            f"- @ {minute} min ({len(pairs)} seeds): teacher start {with_teacher}, "
+            f"random start {at_random}; ratio per seed " + ", ".join(f"{x:.2f}" for x in ratios)
+        )
+    return lines
+
+
 def plot(rows: list[dict], images: int, path: Path) -> None:
     """FID against training minutes per mode: the mean over seeds at each evaluation minute,
     with the band from the best to the worst seed; and D's overfitting gap beside it."""
@@ -409,16 +433,19 @@ def main() -> None:
     rows = read_rows(csv_path, ("images", "seed", "step"), ("minutes", "fid"), ("d_overfit_gap",))
     for mode in [] if args.summary_only else args.modes:
         for seed in args.seeds:
-            same = (args.images, mode, seed)
-            rows = [r for r in rows if (r["images"], r["mode"], r["seed"]) != same]
-            rows += run_mode(args, mode, seed)
-            write_rows(csv_path, rows, FIELDS)
+            same, fresh = (args.images, mode, seed), run_mode(args, mode, seed)
+            if fresh:  # a run stopped before its first evaluation keeps the rows it had
+                rows = [r for r in rows if (r["images"], r["mode"], r["seed"]) != same] + fresh
+                write_rows(csv_path, rows, FIELDS)
             table = summarise(rows, args.images, args.minutes, args.baseline, source_minutes)
             print("\n".join(table), flush=True)
 
     lines = summarise(rows, args.images, args.minutes, args.baseline, source_minutes)
     steps = equal_steps(rows, args.images)
+    starts = class_start_lines(rows, args.images)
     print("\n".join(lines + ["", "At equal steps:", *steps]) + "\n" + teacher_line)
+    if starts:
+        print("\n".join(["Class start, teacher against random:", *starts]))
     print(source_text)
     png_name = f"transfer-{args.images}.png" if args.title is None else f"{slug(args.title)}.png"
     png = Path("docs/images" if args.write_docs else args.out) / png_name
@@ -456,6 +483,17 @@ def main() -> None:
                 "",
                 teacher_line,
                 *(["", source_text] if source_text else []),
+                *(
+                    [
+                        "",
+                        "New classes started from the teacher's soft prediction (`source`) "
+                        "against a random start (`source-random`), same seeds:",
+                        "",
+                        *starts,
+                    ]
+                    if starts
+                    else []
+                ),
                 *(
                     ["", f"![Samples per class, seed 0 of each mode](images/{grid_png.name})"]
                     if args.grids
