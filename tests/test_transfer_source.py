@@ -242,6 +242,8 @@ def test_one_mode_is_a_set_of_one():
     assert one.transfer.modes == ("feature-matching",)
     assert resolve_config("dcgan", [*TINY, 'transfer.mode="none"']).transfer.modes == ()
     assert TransferConfig(modes=("vision-aided", "init")).modes == ("init", "vision-aided")
+    with pytest.raises(ValueError, match="transfer.mode must be a mode name, got 3"):
+        resolve_config("dcgan", [*TINY, "transfer.mode=3"])
 
 
 def test_an_unconditional_source_asks_no_teacher(cache, tmp_path):

@@ -15,6 +15,8 @@ def modes_from(value: Any) -> list[str]:
     """`transfer.mode` (one name, "none" = empty) as the `transfer.modes` list it stands for."""
     if isinstance(value, str):
         return [] if value == "none" else [value]
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"transfer.mode must be a mode name, got {value!r}")
     return list(value)
 
 
