@@ -179,7 +179,7 @@ def parse_override(assignment: str) -> tuple[list[str], Any]:
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Return a copy of `raw` with each `section.key=value` assignment applied (a knowledge key
     under its old section, e.g. `model.condition`, sets `knowledge.condition`)."""
-    merged = move_knowledge_keys(check_tables(raw))
+    merged = move_transfer_mode(move_knowledge_keys(check_tables(raw)))
     for assignment in overrides:
         (section, key), value = parse_override(assignment)
         if section not in SECTIONS:
@@ -187,7 +187,6 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
         if key in MOVED_KEYS.get(section, ()):
             section = "knowledge"
         if (section, key) == ("transfer", "mode"):  # the one-mode name of a set of modes
-            merged.setdefault(section, {}).pop("mode", None)
             key, value = "modes", modes_from(value)
         merged.setdefault(section, {})[key] = value
     return merged

@@ -237,6 +237,12 @@ def test_every_set_of_modes_trains_or_is_refused_in_one_line(modes, cache, tmp_p
     assert (state.teacher is not None) == ("feature-matching" in modes)
 
 
+def test_a_preset_of_one_mode_takes_a_set_from_the_command_line():
+    both = resolve_config("dcgan-projected", ['transfer.modes=["projected", "feature-matching"]'])
+    assert both.transfer.modes == ("projected", "feature-matching")
+    assert resolve_config("dcgan-projected", ['transfer.mode="none"']).transfer.modes == ()
+
+
 def test_one_mode_is_a_set_of_one():
     one = resolve_config("dcgan", [*TINY, 'transfer.mode="feature-matching"'])
     assert one.transfer.modes == ("feature-matching",)
