@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.curves import read_metrics, read_rows, spread, value_at, write_rows  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from benchmarks.quality import curves_of, plot, timed_run  # noqa: E402
+from benchmarks.transfer import train_once  # noqa: E402
 from knowgen.config import resolve_config  # noqa: E402
 from knowgen.train.loop import train  # noqa: E402
 
@@ -63,14 +64,8 @@ CSV_NAME = "emoji-seeds.csv"
 
 def source_run(args, styles: list[str]) -> Path:
     """`emoji` trained on every training image of `styles` for `args.source_minutes`, once."""
-    from knowgen.checkpoint import latest_checkpoint
-
     run = args.out / "sources" / f"emoji-{'-'.join(styles)}-{args.source_minutes:g}min"
-    if latest_checkpoint(run) is None:
-        cfg = resolve_config("emoji", [f"data.styles={json.dumps(styles)}", "train.steps=none",
-                                       f"train.minutes={args.source_minutes}", "train.seed=0",
-                                       "train.checkpoint_every=100000"])  # fmt: skip
-        train(cfg, run, overwrite=True)
+    train_once("emoji", [f"data.styles={json.dumps(styles)}"], args.source_minutes, run)
     last = read_metrics(run)[-1]
     print(f"Source `{run.name}`: `emoji` on every {'/'.join(styles)} training image, "
           f"{last['elapsed_s'] / 60:.1f} min ({last['step']:,} steps) on this machine, once and "

@@ -119,21 +119,26 @@ def twin(mode: str) -> str:
     return "none" if mode in SOURCE_MODES else split_mode(mode)[1]
 
 
+def train_once(preset: str, settings: list[str], minutes: float, run: Path) -> Path:
+    """`preset` with `settings` trained for `minutes` (seed 0) into `run`, unless a finished run
+    is there: a source trained once and reused by every fine-tuning run."""
+    if latest_checkpoint(run) is None:
+        overrides = [*settings, "train.steps=none", f"train.minutes={minutes}", "train.seed=0",
+                     "train.checkpoint_every=100000"]  # fmt: skip
+        train(resolve_config(preset, overrides), run, overwrite=True)
+    return run
+
+
+def source_dir(args) -> Path:
+    """Where the generative modes' source is cached."""
+    return args.out / "sources" / f"{args.preset}-fashion-mnist-0-4-{args.source_minutes:g}min"
+
+
 def source_run(args) -> Path:
     """The source of the generative modes: `args.preset` trained on the teacher's classes (all
     their training images) for `args.source_minutes`, once; a run that finished is reused."""
-    run = args.out / "sources" / f"{args.preset}-fashion-mnist-0-4-{args.source_minutes:g}min"
-    if latest_checkpoint(run) is None:
-        overrides = [
-            f"data.classes={json.dumps(TEACHER_CLASSES)}",
-            "train.steps=none",
-            f"train.minutes={args.source_minutes}",
-            "train.seed=0",
-            "train.checkpoint_every=100000",
-            *args.set,
-        ]
-        train(resolve_config(args.preset, overrides), run, overwrite=True)
-    return run
+    settings = [f"data.classes={json.dumps(TEACHER_CLASSES)}", *args.set]
+    return train_once(args.preset, settings, args.source_minutes, source_dir(args))
 
 
 def source_line(run: Path) -> str:
@@ -415,13 +420,7 @@ def main() -> None:
     args.source, source_minutes, source_text = None, None, ""
     if set(args.modes) & set(SOURCE_MODES):
         start = time.perf_counter()
-        args.source = (
-            source_run(args)
-            if not args.summary_only
-            else (
-                args.out / "sources" / f"{args.preset}-fashion-mnist-0-4-{args.source_minutes:g}min"
-            )
-        )
+        args.source = source_dir(args) if args.summary_only else source_run(args)
         if latest_checkpoint(args.source) is not None:
             source_minutes = read_metrics(args.source)[-1]["elapsed_s"] / 60
             source_text = source_line(args.source) + (
