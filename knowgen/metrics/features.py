@@ -56,9 +56,10 @@ def reference_features(
 ) -> FeatureSet:
     """Features of the first `num` images of a real split (all when None; of the configured
     classes, never limited to `data.limit`), cached on disk."""
-    tag = f"{evaluator.key}-{split}-{num or 'all'}"
-    if data_cfg.styles is not None:  # emoji of some styles: other images, another reference
-        tag += "-styles-" + "-".join(data_cfg.styles)
+    # the classes are in the (restricted) evaluator's key, `limit` never applies; any other
+    # filter of the images (emoji styles) names its own reference
+    other_filters = replace(data_cfg, classes=None, limit=None).subset_tag
+    tag = f"{evaluator.key}-{split}-{num or 'all'}{other_filters}"
     path = cache_dir("references") / f"{tag}.safetensors"
     if path.is_file():
         try:
