@@ -25,6 +25,7 @@ from knowgen.models.registry import CONDITIONAL_MODELS, ModelConfig
 from knowgen.sections import (  # noqa: F401 - re-exported: the section mechanics
     _parse_toml,
     dumps_toml,
+    escaped_controls,
     section_from_dict,
 )
 from knowgen.train.config import TrainConfig
@@ -162,7 +163,18 @@ def load_preset(name: str) -> dict[str, Any]:
 
 
 def parse_override(assignment: str) -> tuple[list[str], Any]:
-    """Split `a.b=value` into (["a", "b"], value); the value is read as TOML, else as a string."""
+    """Split `a.b=value` into (["a", "b"], value), the value as the shell passed it:
+
+    - `'text'`: exactly the text between the single quotes (newlines, quotes and backslashes
+      included), as a TOML literal string would be, where TOML allows one;
+    - `"text"`: a TOML basic string (`\\n`, `\\"` and `\\\\` escapes honoured; newlines and
+      other control characters typed into it kept), else, when it is not a valid one, the text
+      between the quotes as it is;
+    - anything else: a TOML value (a number, `true`, a list), else the text itself.
+
+    Bytes that are not UTF-8 (a folder name in another encoding) are refused in one line: the
+    run's config.toml, which records the value, is UTF-8.
+    """
     if "=" not in assignment:
         raise ValueError(f"--set expects key=value (e.g. train.steps=500), got {assignment!r}")
     key, text = assignment.split("=", 1)
@@ -170,10 +182,24 @@ def parse_override(assignment: str) -> tuple[list[str], Any]:
     if len(parts) != 2 or not all(parts):
         raise ValueError(f"--set key must be section.key (e.g. train.steps), got {key!r}")
     try:
-        value = tomllib.loads(f"v = {text}")["v"]
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"--set {key.strip()}: the value holds bytes that are not UTF-8 ({text!r}); knowgen "
+            "records values in UTF-8: rename the file or folder, or link it under a UTF-8 name"
+        ) from None
+    return parts, override_value(text)
+
+
+def override_value(text: str) -> Any:
+    """The value of `--set key=TEXT` (see `parse_override`)."""
+    quoted = len(text) >= 2 and text[0] == text[-1] and text[0] in "'\""
+    if quoted and text[0] == "'":
+        return text[1:-1]
+    try:
+        return tomllib.loads(f"v = {escaped_controls(text) if quoted else text}")["v"]
     except tomllib.TOMLDecodeError:
-        value = text
-    return parts, value
+        return text[1:-1] if quoted else text
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -14,13 +14,14 @@ included), so a crashed run never leaves a stale lock behind.
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from knowgen.write_failures import write_failure
 
 LOCK_NAME = ".lock"
 
@@ -42,40 +43,40 @@ def sync_directory(folder: Path) -> None:
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(temp_path)` to produce the file, then publish it at `path` atomically.
 
-    The temp file is unique (two writers never collide) and is removed if `write` fails, so a
-    full disk or a crash leaves the previous `path` intact.
+    The temp file is unique (two writers never collide) and is removed if anything fails, so a
+    full disk or a crash leaves the previous `path` intact. A failure of the write itself (no
+    space, a file-size limit, a read-only or forbidden folder, a path too long) is raised as
+    `WriteFailed`, naming its cause and `path`, whatever dialect the writer reported it in.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp = Path(name)
         write(tmp)
         with open(tmp, "rb") as handle:  # the bytes durable before the rename publishes them
             os.fsync(handle.fileno())
         _fault_pause()
         os.replace(tmp, path)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        raise
     except BaseException as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, Exception) and disk_is_full(path.parent):  # torch.save says so
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from err
-        raise
+        written = _size(tmp)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        failure = write_failure(err, path, written) if isinstance(err, Exception) else None
+        if failure is None:
+            raise
+        raise failure from err
     sync_directory(path.parent)
     return path
 
 
-def disk_is_full(folder: Path, margin_bytes: int = 1 << 20) -> bool:
-    """Whether the file system of `folder` has (almost) no room left: some writers (torch's
-    zip writer) report a full disk as a generic error."""
+def _size(path: Path | None) -> int:
     try:
-        stats = os.statvfs(folder)
+        return path.stat().st_size if path is not None else 0
     except OSError:
-        return False
-    return stats.f_bavail * stats.f_frsize < margin_bytes
+        return 0
 
 
 def _fault_pause() -> None:
@@ -103,6 +104,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
+def atomic_write_npy(path: str | Path, array) -> Path:
+    """`np.save` of `array` to exactly `path` (through a file object: given a name, np.save
+    would add ".npy" to the temp file's)."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.save(handle, array)
+
+    return atomic_write(path, write)
+
+
 class RunDirectoryLocked(FileExistsError):
     """Another process trains in this run directory."""
 
@@ -112,10 +125,13 @@ def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold `<run_dir>/.lock` exclusively for the duration; refuse if another process holds it."""
     run_dir = Path(run_dir)
     made_dir = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_NAME
     made_lock = not path.exists()
-    handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    except OSError as err:  # a read-only or forbidden folder: named like any failed write
+        raise (write_failure(err, path) or err) from err
     locked = False
     try:
         try:

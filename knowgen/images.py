@@ -43,10 +43,19 @@ def display_scale(side: int, min_side: int = 56) -> int:
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None, scale: int = 1) -> Path:
     """Save uint8 (N, C, H, W) images as one PNG grid, each image enlarged `scale` times."""
+    return save_png(grid_picture(images, nrow, scale), path)
+
+
+def grid_picture(images: torch.Tensor, nrow: int | None = None, scale: int = 1) -> Image.Image:
+    """uint8 (N, C, H, W) images as one grid picture, each image enlarged `scale` times."""
     if scale > 1:
         images = images.repeat_interleave(scale, dim=2).repeat_interleave(scale, dim=3)
     grid = make_grid(images, nrow)
-    picture = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    return Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+
+
+def save_png(picture: Image.Image, path: str | Path) -> Path:
+    """Write `picture` as a PNG at `path`, atomically (a failed write leaves no half image)."""
     return atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"))
 
 
@@ -80,4 +89,4 @@ def label_grid_file(path: Path, labels: list[str], row_height: int) -> None:
     """Rewrite the grid PNG at `path` with a label before each row."""
     with Image.open(path) as picture:
         labelled = label_rows(picture.copy(), labels, row_height, pad=2)
-    labelled.save(path)
+    save_png(labelled, path)

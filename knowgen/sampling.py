@@ -36,7 +36,7 @@ from knowgen.generator_files import (
     check_weights_fit,
     read_generator_source,
 )
-from knowgen.images import display_scale, label_grid_file, save_grid, to_uint8
+from knowgen.images import display_scale, grid_picture, label_rows, save_png, to_uint8
 from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance, text_grounder
 from knowgen.knowledge.config import DEFAULT_TEXT_MODEL, KnowledgeConfig, move_knowledge_keys
 from knowgen.knowledge.encoders import Conditions
@@ -74,14 +74,18 @@ class Samples:
         self, path: str | Path, nrow: int | None = None, scale: int | None = None
     ) -> Path:
         """A PNG grid of the samples (rows labelled when they have labels). Returns the path."""
-        path = Path(path)
+        return save_png(self.grid_picture(nrow, scale), path)
+
+    def grid_picture(self, nrow: int | None = None, scale: int | None = None):
+        """The samples as one PIL picture: a grid, each image enlarged `scale` times (default:
+        big enough to judge by eye), rows labelled when they have labels."""
         scale = scale or display_scale(self.images.shape[-1])
         if self.row_labels:
             nrow = nrow or len(self.images) // len(self.row_labels)
-        save_grid(self.images, path, nrow=nrow, scale=scale)
+        picture = grid_picture(self.images, nrow, scale)
         if self.row_labels:
-            label_grid_file(path, self.row_labels, self.images.shape[-2] * scale)
-        return path
+            picture = label_rows(picture, self.row_labels, self.images.shape[-2] * scale, pad=2)
+        return picture
 
     def save_pngs(self, folder: str | Path) -> list[Path]:
         """One PNG per sample, `000000.png`, ... in `folder` (created)."""
@@ -89,7 +93,7 @@ class Samples:
         folder.mkdir(parents=True, exist_ok=True)
         paths = [folder / f"{i:06d}.png" for i in range(len(self))]
         for picture, path in zip(self.pil(), paths, strict=True):
-            picture.save(path)
+            save_png(picture, path)
         return paths
 
     @staticmethod
@@ -284,8 +288,7 @@ class Generator:
 
     def save(self, folder: str | Path) -> Path:
         """Write the export: `generator.safetensors` + `generator.json`. Returns the folder."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = Path(folder)  # made by the first write: a failed one is named like the others
         weights = {k: v.contiguous() for k, v in self.network.state_dict().items()}
         atomic_write(folder / WEIGHTS_NAME, lambda tmp: save_file(weights, str(tmp)))
         atomic_write_text(folder / META_NAME, json.dumps(self.shareable_meta(), indent=2) + "\n")

@@ -103,14 +103,22 @@ def dumps_toml(data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def escaped_controls(text: str) -> str:
+    """`text` with its control characters written as TOML escapes (`\\u000a`): a TOML basic
+    string may hold none raw but tab, while a value typed in a shell or a folder name can."""
+    return "".join(
+        f"\\u{ord(c):04x}" if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F else c for c in text
+    )
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        return f'"{escaped}"'
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{escaped_controls(escaped)}"'
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     raise AssertionError(f"cannot write {value!r} as TOML")

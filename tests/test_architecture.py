@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "knowgen"
 LAYERS = {
     "knowgen.sections": 0,
     "knowgen.files": 0,
+    "knowgen.write_failures": 0,
     "knowgen.cache": 0,
     "knowgen.images": 0,
     "knowgen.augment": 0,

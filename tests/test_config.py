@@ -1,4 +1,11 @@
+import os
+import subprocess
+import sys
+import tomllib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from knowgen.config import (
     apply_overrides,
@@ -10,6 +17,7 @@ from knowgen.config import (
     resolve_config,
     save_config,
 )
+from knowgen.sections import dumps_toml
 
 
 def test_every_shipped_preset_is_valid_and_described():
@@ -104,3 +112,67 @@ def test_the_kind_names_of_the_config_are_the_registered_kinds():
     from knowgen.knowledge.kinds import KINDS
 
     assert tuple(KINDS) == KIND_NAMES
+
+
+# `--set` strings: what a shell can pass (newlines, quotes, backslashes; surrogates stand for
+# bytes that are not UTF-8, as Python receives them in argv)
+UTF8_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs",)), max_size=40)
+QUICK = settings(max_examples=300, deadline=None, derandomize=True)
+
+
+@QUICK
+@given(text=UTF8_TEXT)
+def test_a_single_quoted_set_value_arrives_exactly(text):
+    assert parse_override(f"data.path='{text}'") == (["data", "path"], text)
+
+
+@QUICK
+@given(text=UTF8_TEXT)
+def test_a_double_quoted_set_value_with_toml_escapes_arrives_exactly(text):
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    assert parse_override(f'data.path="{escaped}"') == (["data", "path"], text)
+
+
+@QUICK
+@given(text=UTF8_TEXT)
+def test_the_saved_config_gives_every_string_back(text):
+    assert tomllib.loads(dumps_toml({"data": {"path": text}}))["data"]["path"] == text
+
+
+@QUICK
+@given(text=st.text(max_size=40))
+def test_any_set_string_is_a_value_or_refused_in_one_line(text):
+    try:
+        parse_override(f"data.path={text}")
+    except ValueError as err:
+        assert "\n" not in str(err) and "not UTF-8" in str(err)
+
+
+def test_a_folder_named_with_a_newline_quotes_and_a_backslash_trains_and_resumes(tmp_path):
+    from typer.testing import CliRunner
+
+    from knowgen.cli import app
+    from tests.conftest import TINY
+    from tests.data.test_folder import make_folder
+
+    images = tmp_path / 'my "pets"\nfolder \\ 2'
+    make_folder(images, corrupt=False)
+    settings_ = [s for s in TINY if not s.startswith("data.")]
+    settings_ += ['data.name="folder"', f"data.path='{images}'", "data.image_size=8",
+                  "train.batch_size=4"]  # fmt: skip
+    args = ["train", "--out", str(tmp_path / "run"), *(a for s in settings_ for a in ("--set", s))]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert read_config(tmp_path / "run" / "config.toml").data.path == str(images)
+    resumed = CliRunner().invoke(app, ["train", "--resume", str(tmp_path / "run"), "--steps", "60"])
+    assert resumed.exit_code == 0, resumed.output
+
+
+def test_a_value_that_is_not_utf8_is_refused_in_one_line(tmp_path):
+    folder = os.fsencode(tmp_path) + b"/caf\xe9"  # Latin-1, as an old camera might name it
+    os.mkdir(folder)
+    command = [sys.executable.encode(), b"-m", b"knowgen", b"train", b"--set",
+               b"data.name=folder", b"--set", b"data.path=" + folder]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "data.path" in done.stderr and "not UTF-8" in done.stderr

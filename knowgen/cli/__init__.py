@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 
 import typer
@@ -67,4 +68,7 @@ def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debu
 
 def main() -> None:
     """Console-script entry point."""
+    # a file-size limit (`ulimit -f`) kills the writer with SIGXFSZ by default, mid-write;
+    # ignored, the write fails with EFBIG, which the command names (and cleans up after)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     app()

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from safetensors import SafetensorError
 from knowgen.knowledge.text import MissingExtraError
 from knowgen.train.checkpoint import NonFiniteWeightsError
 from knowgen.train.metrics_log import NonFiniteLossError
+from knowgen.write_failures import CAUSES, WriteFailed
 
 USER_ERRORS = (
     ValueError,  # includes KnowledgeError
@@ -39,13 +39,6 @@ USER_ERRORS = (
 MAX_MESSAGE = 2000  # characters; a message listing bad rows keeps its first lines
 MAX_LINES = 20
 
-OS_HINTS = {
-    errno.ENOSPC: "the disk is full; free some space (earlier files are intact)",
-    errno.EACCES: "permission denied; check the folder's permissions or pick another path",
-    errno.EROFS: "the file system is read-only; pick a writable path",
-    errno.EDQUOT: "the disk quota is exhausted; free some space",
-}
-
 
 def one_line(err: BaseException) -> str:
     """An error's message, bounded: a line, or a few (a file's bad rows, one per line)."""
@@ -55,10 +48,14 @@ def one_line(err: BaseException) -> str:
 
 
 def describe_os_error(err: OSError) -> str:
+    """An OS error in one line: a write's named cause (`WriteFailed`), else the OS's words, the
+    file, and what to do where the cause is one a user can act on."""
+    if isinstance(err, WriteFailed):
+        return one_line(err)
     where = f" ({err.filename})" if err.filename else ""
-    hint = OS_HINTS.get(err.errno)
+    cause = CAUSES.get(err.errno)
     reason = err.strerror or one_line(err)
-    return f"{reason}{where}" + (f": {hint}" if hint else "")
+    return f"{reason}{where}" + (f": {cause[0]}; {cause[1]}" if cause else "")
 
 
 def reports_user_errors(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -194,9 +194,9 @@ def command(
         )
     if not labelled:
         scores["skipped"] = UNLABELLED_NOTE
-    folder = source if source.is_dir() else source.parent
-    atomic_write_text(folder / "eval.json", json.dumps(scores, indent=2) + "\n")
     if as_json:
         typer.echo(json.dumps(scores, indent=2))
     else:
         typer.echo(format_table(scores) if labelled else format_inception_table(scores))
+    folder = source if source.is_dir() else source.parent  # written after the figures are shown:
+    atomic_write_text(folder / "eval.json", json.dumps(scores, indent=2) + "\n")  # never lost

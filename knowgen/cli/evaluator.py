@@ -37,6 +37,8 @@ def train_command(
     cfg = build_config(apply_overrides({}, data_overrides(data) + list(set_)))
     folder = out if out is not None else cache_dir("evaluators")
     evaluator, record = train_evaluator(cfg.data, folder)
+    if not (folder / f"{evaluator.key}.safetensors").is_file():  # the warning above says why
+        raise ValueError(f"the evaluator could not be written to {folder}")
     typer.echo(
         f"evaluator {evaluator.key}: test accuracy {100 * evaluator.test_accuracy:.2f}% after "
         f"{record['train_seconds']:.0f} s -> {folder / evaluator.key}.safetensors"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from knowgen.cli.errors import reports_user_errors
 from knowgen.cli.train import data_overrides
 from knowgen.config import RunConfig, apply_overrides, build_config, config_to_dict
 from knowgen.data import DataConfig, load_dataset
+from knowgen.files import atomic_write_npy
 
 NAME = "represent"
 
@@ -50,14 +50,14 @@ def command(
     images = dataset.images[:n] if n else dataset.images
     features, codes = discriminator_features(models.discriminator, images)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, features)
+    atomic_write_npy(out, features)
     written = [f"{out} {features.shape}"]
     if dataset.labels is not None:
         labels_path = out.with_suffix(".labels.npy")
-        np.save(labels_path, dataset.labels[: len(images)].numpy())
+        atomic_write_npy(labels_path, dataset.labels[: len(images)].numpy())
         written.append(str(labels_path))
     if codes is not None:
         codes_path = out.with_suffix(".codes.npy")
-        np.save(codes_path, codes)
+        atomic_write_npy(codes_path, codes)
         written.append(f"{codes_path} {codes.shape}")
     typer.echo("wrote " + ", ".join(written))

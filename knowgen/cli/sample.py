@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from knowgen.cli.errors import reports_user_errors
-from knowgen.images import display_scale, label_grid_file, save_grid
+from knowgen.files import atomic_write_npy
+from knowgen.images import display_scale, label_grid_file, save_grid, save_png
 from knowgen.sampling import load
 
 NAME = "sample"
@@ -163,7 +163,7 @@ def write_pngs(generator, options: dict[str, list], guidance: list[float], n: in
     images = []
     for one in seeds:
         sample = generator.sample(1, one, guidance=strength, **given)
-        sample.pil()[0].save(outdir / f"seed{one:06d}.png")
+        save_png(sample.pil()[0], outdir / f"seed{one:06d}.png")
         images.append(sample.images)
     typer.echo(f"wrote {len(seeds)} PNGs (seeds {seeds[0]}..{seeds[-1]}) to {outdir}")
     return torch.cat(images)
@@ -227,7 +227,7 @@ def grounded_label(generator, prompt: str, label: str) -> str:
 def write_npy(npy: Path | None, images) -> None:
     """Also save the uint8 images (N, C, H, W) as .npy, when --npy asks for it."""
     if npy is not None:
-        np.save(npy, images.numpy())
+        atomic_write_npy(npy, images.numpy())
         typer.echo(f"wrote {tuple(images.shape)} uint8 array to {npy}")
 
 

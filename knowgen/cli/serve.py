@@ -26,7 +26,7 @@ def command(
     try:
         import uvicorn
 
-        from knowgen.serve.app import create_app, load_models
+        from knowgen.serve.app import UVICORN_SETTINGS, create_app, load_models
     except ImportError:
         from knowgen.knowledge.text import MissingExtraError
 
@@ -35,4 +35,4 @@ def command(
     models = load_models(sources)
     names = ", ".join(models)
     typer.echo(f"serving {names} on http://{host}:{port}/ (API docs at /docs); Ctrl-C stops")
-    uvicorn.run(create_app(models), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(models), host=host, port=port, **UVICORN_SETTINGS)

@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from knowgen.cache import cache_dir
+from knowgen.cache import cache_dir, cached, store
 from knowgen.data.npm import NpmPackage, data_home, verify
 
 log = logging.getLogger(__name__)
@@ -197,22 +197,24 @@ def cached_arrays() -> dict[str, np.ndarray]:
     """Every image of both styles at 64 px as one uint8 array, with what each is: `images`
     (N, 64, 64, 3), `emoji` (index into the table), `style`, `skin`. Built once from the
     verified tarballs into the cache; a damaged cache file is rebuilt with a warning."""
-    from knowgen.files import atomic_write
-
     paths = tarball_paths()
     key = hashlib.sha256(
         json.dumps([CACHE_FORMAT, [p.integrity for p in PACKAGES.values()]]).encode()
     ).hexdigest()[:12]
     path = cache_dir("datasets") / f"emoji-{key}.npz"
-    if path.is_file():
-        try:
-            with np.load(path) as data:
-                arrays = {k: data[k] for k in ("images", "emoji", "style", "skin")}
-            if arrays["images"].shape[1:] == (NATIVE_SIZE, NATIVE_SIZE, 3):
-                return arrays
+
+    def read(path: Path) -> dict[str, np.ndarray]:
+        with np.load(path) as data:  # each member's CRC-32 is checked as it is read
+            arrays = {k: data[k] for k in ("images", "emoji", "style", "skin")}
+        if arrays["images"].shape[1:] != (NATIVE_SIZE, NATIVE_SIZE, 3):
             raise ValueError(f"images of shape {arrays['images'].shape}")
-        except Exception as err:  # a cache is derived data: rebuild it, never fail on it
-            log.warning("emoji cache %s is damaged (%s); rebuilding it", path, err)
+        return arrays
+
+    return cached(path, read, lambda: decode_emoji(paths, path), "emoji dataset")
+
+
+def decode_emoji(paths: dict[str, Path], path: Path) -> dict[str, np.ndarray]:
+    """Every emoji image of every style, decoded from the verified tarballs into `path`."""
     table = emoji_table()
     files = [(i, name, tone) for i, images in enumerate(table.images) for name, tone in images]
     images, emoji, styles, skin = [], [], [], []
@@ -235,7 +237,7 @@ def cached_arrays() -> dict[str, np.ndarray]:
         with open(tmp, "wb") as file:  # a file object: np.savez would add ".npz" to a name
             np.savez(file, **arrays)
 
-    atomic_write(path, write)
+    store(path, write)
     log.info("emoji: %d images cached in %s", len(images), path)
     return arrays
 

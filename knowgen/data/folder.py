@@ -15,9 +15,8 @@ import torch
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from knowgen.cache import cache_dir
+from knowgen.cache import cache_dir, cached, store
 from knowgen.data.dataset import Dataset
-from knowgen.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +93,23 @@ def load_folder(root: Path, image_size: int = 64, channels: int = 3) -> Dataset:
     """Load every image under `root` at `image_size` px, using the decode cache when valid."""
     files, labels, class_names = list_images(root)
     cache_file = cache_dir("folders") / f"{_cache_key(root, files, image_size, channels)}.pt"
-    if cache_file.is_file():
-        try:
-            saved = torch.load(cache_file, map_location="cpu", weights_only=True)
-            names = saved.get("files", [])
-            return Dataset(saved["images"], saved["labels"], saved["class_names"], "folder", names)
-        except Exception as err:  # a broken cache is rebuilt, never trusted
-            log.warning("ignoring unreadable folder cache %s (%s)", cache_file, err)
 
+    def read(path: Path) -> Dataset:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        names = saved.get("files", [])
+        return Dataset(saved["images"], saved["labels"], saved["class_names"], "folder", names)
+
+    def build() -> Dataset:
+        return decode_folder(root, files, labels, class_names, (image_size, channels), cache_file)
+
+    return cached(cache_file, read, build, "decoded image folder")
+
+
+def decode_folder(root: Path, files: list[Path], labels: list[int] | None,
+                  class_names: list[str] | None, size_and_channels: tuple[int, int],
+                  cache_file: Path) -> Dataset:  # fmt: skip
+    """Decode every image of `files` (skipping unreadable ones, said once) into `cache_file`."""
+    image_size, channels = size_and_channels
     decoded, kept_labels, kept_files, skipped = [], [], [], []
     for i, path in enumerate(tqdm(files, desc=f"decoding {root.name}", unit="img", leave=False)):
         try:
@@ -126,5 +134,5 @@ def load_folder(root: Path, image_size: int = 64, channels: int = 3) -> Dataset:
         "class_names": class_names,
         "files": kept_files,
     }
-    atomic_write(cache_file, lambda tmp: torch.save(payload, tmp))
+    store(cache_file, lambda tmp: torch.save(payload, tmp))
     return Dataset(images, label_tensor, class_names, "folder", kept_files)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from knowgen.cache import cache_dir
+from knowgen.cache import cache_dir, cached, store
 from knowgen.data.color import SATURATION_RANGE, tint
-from knowgen.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +126,15 @@ def render_shapes(split: str, num: int | None = None) -> tuple[torch.Tensor, dic
 def cached_shapes(split: str) -> tuple[torch.Tensor, dict]:
     """`render_shapes(split)`, drawn once (about 15 s on 2 cores) and kept in the cache."""
     path = cache_dir("datasets") / f"shapes-v{VERSION}-{split}-{NUM_IMAGES[split]}.pt"
-    if path.is_file():
-        try:
-            saved = torch.load(path, map_location="cpu", weights_only=True)
-            return saved["images"], saved["factors"]
-        except Exception as err:  # a broken cache is redrawn, never trusted
-            log.warning("redrawing shapes: cached %s unreadable (%s)", path, err)
-    log.info("drawing the shapes %s split once (cached afterwards)", split)
-    images, factors = render_shapes(split)
-    atomic_write(path, lambda tmp: torch.save({"images": images, "factors": factors}, tmp))
-    return images, factors
+
+    def read(path: Path) -> tuple[torch.Tensor, dict]:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return saved["images"], saved["factors"]
+
+    def build() -> tuple[torch.Tensor, dict]:
+        log.info("drawing the shapes %s split once (cached afterwards)", split)
+        images, factors = render_shapes(split)
+        store(path, lambda tmp: torch.save({"images": images, "factors": factors}, tmp))
+        return images, factors
+
+    return cached(path, read, build, "shapes dataset")

@@ -20,12 +20,11 @@ import hashlib
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from knowgen.cache import cache_dir
-from knowgen.files import atomic_write
+from knowgen.cache import cache_dir, cached, read_tensors, write_tensors
 from knowgen.knowledge.wordnet import RELATIONS, WordNet, load_wordnet
 
 log = logging.getLogger(__name__)
@@ -199,22 +198,24 @@ def load_or_train_concepts(class_synsets: dict[str, list[str]]) -> ConceptEmbedd
     recipe = f"{DEPTH}-{UP}-{DIM}-{EPOCHS}-{MARGIN}-{HELD_OUT}-{SEED}-{len(graph.triples)}"
     key = hashlib.sha256(f"{class_offsets}|{recipe}".encode()).hexdigest()[:16]
     path = cache_dir("concepts") / f"transe-{key}.safetensors"
-    if path.is_file():
-        try:
-            saved = load_file(str(path))
-            scores = {k.removeprefix("score_"): float(v) for k, v in saved.items()
-                      if k.startswith("score_")}  # fmt: skip
-            return ConceptEmbeddings(graph, saved["entities"], saved["relations"], scores, firsts)
-        except Exception as err:  # a broken cache is retrained, never trusted
-            log.warning("retraining concept embeddings: %s unreadable (%s)", path, err)
-    train, test = split_edges(graph.triples, HELD_OUT, SEED)
-    entities, relations = train_transe(graph, train)
-    scores = link_prediction(entities, relations, test, graph.triples)
-    log.info(
-        "concept embeddings: %d synsets, %d edges; held-out MRR %.3f (random %.4f)",
-        len(graph.offsets), len(graph.triples), scores["mrr"], scores["random_mrr"],
-    )  # fmt: skip
-    stored = {"entities": entities.contiguous(), "relations": relations.contiguous()}
-    stored |= {f"score_{k}": torch.tensor(float(v)) for k, v in scores.items()}
-    atomic_write(path, lambda tmp: save_file(stored, str(tmp)))
-    return ConceptEmbeddings(graph, entities, relations, scores, firsts)
+
+    def read(path: Path) -> ConceptEmbeddings:
+        saved = read_tensors(path)
+        scores = {k.removeprefix("score_"): float(v) for k, v in saved.items()
+                  if k.startswith("score_")}  # fmt: skip
+        return ConceptEmbeddings(graph, saved["entities"], saved["relations"], scores, firsts)
+
+    def build() -> ConceptEmbeddings:
+        train, test = split_edges(graph.triples, HELD_OUT, SEED)
+        entities, relations = train_transe(graph, train)
+        scores = link_prediction(entities, relations, test, graph.triples)
+        log.info(
+            "concept embeddings: %d synsets, %d edges; held-out MRR %.3f (random %.4f)",
+            len(graph.offsets), len(graph.triples), scores["mrr"], scores["random_mrr"],
+        )  # fmt: skip
+        stored = {"entities": entities, "relations": relations}
+        stored |= {f"score_{k}": torch.tensor(float(v)) for k, v in scores.items()}
+        write_tensors(path, stored)
+        return ConceptEmbeddings(graph, entities, relations, scores, firsts)
+
+    return cached(path, read, build, "concept embedding")

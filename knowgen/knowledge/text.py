@@ -18,11 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from knowgen.cache import cache_dir
-from knowgen.files import atomic_write
+from knowgen.cache import cache_dir, cached, read_tensors, write_tensors
 from knowgen.knowledge.captions import (
     CaptionBank,
     class_caption_bank,
@@ -142,27 +140,25 @@ def cached_embeddings(
     kind = "tokens" if tokens else "pooled"
     key = f"{embedder.fingerprint}-{caption_hash(captions)}-{kind}"
     path = cache_dir("text") / f"{key}.safetensors"
-    if path.is_file():
-        try:
-            saved = load_file(str(path))
-            if len(saved["pooled"]) == len(captions):
-                return {k: v.float() if k != "mask" else v.bool() for k, v in saved.items()}
-        except Exception as err:  # a broken cache entry is recomputed, never trusted
-            log.warning("ignoring unreadable text cache %s (%s)", path, err)
-    log.info("embedding %d captions with %s", len(captions), embedder.name)
-    result = {"pooled": embedder.embed(captions, progress=len(captions) > 1000)}
-    if tokens:
-        result["tokens"], result["mask"] = embedder.embed_tokens(captions)
-    stored = {
-        "pooled": result["pooled"].contiguous(),
-        **(
-            {"tokens": result["tokens"].half(), "mask": result["mask"].to(torch.uint8)}
-            if tokens
-            else {}
-        ),
-    }
-    atomic_write(path, lambda tmp: save_file(stored, str(tmp)))
-    return result
+
+    def read(path: Path) -> dict[str, torch.Tensor]:
+        saved = read_tensors(path)
+        if len(saved["pooled"]) != len(captions):
+            raise ValueError(f"{len(saved['pooled'])} embeddings for {len(captions)} captions")
+        return {k: v.float() if k != "mask" else v.bool() for k, v in saved.items()}
+
+    def build() -> dict[str, torch.Tensor]:
+        log.info("embedding %d captions with %s", len(captions), embedder.name)
+        result = {"pooled": embedder.embed(captions, progress=len(captions) > 1000)}
+        if tokens:
+            result["tokens"], result["mask"] = embedder.embed_tokens(captions)
+        stored = {"pooled": result["pooled"]}
+        if tokens:
+            stored |= {"tokens": result["tokens"].half(), "mask": result["mask"].to(torch.uint8)}
+        write_tensors(path, stored)
+        return result
+
+    return cached(path, read, build, "text embedding")
 
 
 class TextEncoder(KnowledgeEncoder):

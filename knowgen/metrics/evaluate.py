@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from knowgen.cache import cache_dir
+from knowgen.cache import cache_dir, cached, read_tensors, write_tensors
 from knowgen.data import DataConfig, load_dataset
-from knowgen.files import atomic_write
 from knowgen.knowledge import balanced_classes
 from knowgen.knowledge.config import KnowledgeConfig
 from knowgen.knowledge.text import TextConditions
@@ -273,13 +271,15 @@ def evaluate_inception(
     digest = hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:12]
     source = f"{data_cfg.source_key}{replace(data_cfg, limit=None).subset_tag}"
     tag = f"inception-{digest}-{convention}-{source}-{cfg.split}-{cfg.reference_num or 'all'}"
-    cache = cache_dir("references") / f"{tag}.safetensors"
-    if cache.is_file():
-        real = load_file(str(cache))["features"]
-    else:
+
+    def build() -> torch.Tensor:
         dataset = load_dataset(replace(data_cfg, split=cfg.split, limit=None))
-        real = inception_features(net, dataset.images[: cfg.reference_num])
-        atomic_write(cache, lambda tmp: save_file({"features": real}, str(tmp)))
+        features = inception_features(net, dataset.images[: cfg.reference_num])
+        write_tensors(cache, {"features": features})
+        return features
+
+    cache = cache_dir("references") / f"{tag}.safetensors"
+    real = cached(cache, lambda path: read_tensors(path)["features"], build, "Inception features")
     start = time.perf_counter()
     with torch.random.fork_rng():
         fake = inception_features(net, generator.sample(cfg.num_samples, cfg.seed).images)

@@ -20,14 +20,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
-from knowgen.cache import cache_dir
+from knowgen.cache import cache_dir, cached, read_tensors, store, write_tensors
 from knowgen.data import DataConfig, Dataset, load_dataset
 from knowgen.data.datasets import FACTOR_DATASETS, known_factors
 from knowgen.data.subsets import resolve_classes
-from knowgen.files import atomic_write, atomic_write_text
 from knowgen.metrics.classifier_training import classifier_accuracy, train_classifier
 
 log = logging.getLogger(__name__)
@@ -309,24 +307,30 @@ def load_or_train_classifier(
     cost, once), the recipe and `meta`. A damaged entry is retrained, never trusted. `half` stores
     float weights as float16 (half the size; the accuracy recorded is the rounded network's).
     Shared by the evaluator and the transfer teacher."""
-    folders = ([shipped] if shipped is not None else []) + [cache_dir(kind)]
-    for folder in folders:
-        weights, meta_path = folder / f"{key}.safetensors", folder / f"{key}.json"
-        if weights.is_file() and meta_path.is_file():
-            try:
-                net.load_state_dict(load_file(str(weights)))
-                return json.loads(meta_path.read_text(encoding="utf-8"))
-            except Exception as err:
-                log.warning("not using %s %s: unreadable (%s)", kind, weights, err)
-    passes = recipe.epochs * len(train_set)  # Fashion-MNIST's 480,000 took ~9 min on 2 cores
-    log.info(
-        "no shipped or cached %s %s: training it once by knowgen's recipe (%d epochs over %d "
-        "images: about %.1f minutes on 2 CPU cores; cached afterwards)",
-        kind, key, recipe.epochs, len(train_set), max(passes / 53_000, 0.1),
-    )  # fmt: skip
-    return train_and_save_classifier(
-        net, key, cache_dir(kind), train_set, test_set, recipe, meta, half, kind
-    )
+
+    def read(weights: Path) -> dict:
+        record = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
+        net.load_state_dict(read_tensors(weights))
+        return record
+
+    if shipped is not None and (shipped / f"{key}.safetensors").is_file():
+        try:
+            return read(shipped / f"{key}.safetensors")
+        except Exception as err:  # package data is never deleted: the cache takes over
+            log.warning("not using the shipped %s %s: unreadable (%s)", kind, key, err)
+
+    def build() -> dict:
+        passes = recipe.epochs * len(train_set)  # Fashion-MNIST's 480,000 took ~9 min on 2 cores
+        log.info(
+            "no shipped or cached %s %s: training it once by knowgen's recipe (%d epochs over "
+            "%d images: about %.1f minutes on 2 CPU cores; cached afterwards)",
+            kind, key, recipe.epochs, len(train_set), max(passes / 53_000, 0.1),
+        )  # fmt: skip
+        return train_and_save_classifier(
+            net, key, cache_dir(kind), train_set, test_set, recipe, meta, half, kind
+        )
+
+    return cached(cache_dir(kind) / f"{key}.safetensors", read, build, kind.removesuffix("s"))
 
 
 def train_and_save_classifier(
@@ -341,7 +345,8 @@ def train_and_save_classifier(
     kind: str = "evaluators",
 ) -> dict:
     """Train `net` by `recipe`, measure its test accuracy and write `folder/<key>.safetensors`
-    and `.json` (the record); returns the record."""
+    and `.json` (the record; a failed write is a warning, as for any cache entry); returns the
+    record."""
     start = time.perf_counter()
     train_classifier(net, train_set, recipe, desc=kind.removesuffix("s"))
     seconds = time.perf_counter() - start
@@ -351,11 +356,12 @@ def train_and_save_classifier(
         net.load_state_dict(state)  # the network judged from now on is the rounded one
     accuracy = classifier_accuracy(net, test_set())
     log.info("%s %s: test accuracy %.2f%% after %.0f s", kind, key, 100 * accuracy, seconds)
-    folder.mkdir(parents=True, exist_ok=True)
-    atomic_write(folder / f"{key}.safetensors", lambda tmp: save_file(state, str(tmp)))
     record = {"test_accuracy": accuracy, "train_seconds": seconds, "recipe": asdict(recipe)}
     record |= meta or {}
-    atomic_write_text(folder / f"{key}.json", json.dumps(record, indent=2) + "\n")
+    # the record first: the weights publish the entry, and a reader never finds them alone
+    text = json.dumps(record, indent=2) + "\n"
+    store(folder / f"{key}.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_tensors(folder / f"{key}.safetensors", state)
     net.eval()
     return record
 

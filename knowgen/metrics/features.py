@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from knowgen.cache import cache_dir
+from knowgen.cache import cache_dir, cached, read_tensors, write_tensors
 from knowgen.data import DataConfig, Dataset, load_dataset
-from knowgen.files import atomic_write
 from knowgen.images import to_float
 from knowgen.metrics.evaluator import Evaluator
 
@@ -61,19 +60,21 @@ def reference_features(
     other_filters = replace(data_cfg, classes=None, limit=None).subset_tag
     tag = f"{evaluator.key}-{split}-{num or 'all'}{other_filters}"
     path = cache_dir("references") / f"{tag}.safetensors"
-    if path.is_file():
-        try:
-            saved = load_file(str(path))
-            return FeatureSet(saved["features"], saved["logits"], saved.get("labels"))
-        except Exception as err:
-            log.warning("recomputing reference features: %s unreadable (%s)", path, err)
-    dataset: Dataset = load_dataset(replace(data_cfg, split=split, limit=None))
-    images = dataset.images[:num] if num else dataset.images
-    feats = extract_features(evaluator, images)
-    if dataset.labels is not None:
-        feats.labels = dataset.labels[: len(images)].clone()
-    tensors = {"features": feats.features, "logits": feats.logits}
-    if feats.labels is not None:
-        tensors["labels"] = feats.labels
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp)))
-    return feats
+
+    def read(path: Path) -> FeatureSet:
+        saved = read_tensors(path)
+        return FeatureSet(saved["features"], saved["logits"], saved.get("labels"))
+
+    def build() -> FeatureSet:
+        dataset: Dataset = load_dataset(replace(data_cfg, split=split, limit=None))
+        images = dataset.images[:num] if num else dataset.images
+        feats = extract_features(evaluator, images)
+        if dataset.labels is not None:
+            feats.labels = dataset.labels[: len(images)].clone()
+        tensors = {"features": feats.features, "logits": feats.logits}
+        write_tensors(
+            path, tensors | ({"labels": feats.labels} if feats.labels is not None else {})
+        )
+        return feats
+
+    return cached(path, read, build, "reference features")

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from knowgen.files import atomic_write, atomic_write_text
+from knowgen.cache import cached, read_tensors, store, write_tensors
 from knowgen.images import to_float
 from knowgen.models.dcgan import dcgan_geometry, dcgan_trunk, stage_channels
 from knowgen.models.layers import init_dcgan_weights
@@ -105,23 +104,26 @@ def load_or_train_encoder(
     recipe = recipe or EncoderRecipe()
     identity = {"generator_step": generator_step, "recipe": asdict(recipe)}
     weights, meta = Path(run_dir) / WEIGHTS_NAME, Path(run_dir) / META_NAME
-    if weights.is_file() and meta.is_file():
-        try:
-            record = json.loads(meta.read_text(encoding="utf-8"))
-            if {k: record.get(k) for k in identity} == identity:
-                encoder = InversionEncoder(image_shape, generator.z_dim, recipe.width)
-                encoder.load_state_dict(load_file(str(weights)))
-                return encoder.eval()
-        except (ValueError, RuntimeError, OSError) as err:
-            log.warning("saved encoder unusable (%s); training a new one", err)
-    encoder, record = train_encoder(generator, image_shape, recipe)
-    state = {k: v.contiguous() for k, v in encoder.state_dict().items()}
-    atomic_write(weights, lambda tmp: save_file(state, str(tmp)))
-    atomic_write_text(meta, json.dumps(identity | record, indent=2) + "\n")
-    log.info(
-        "inversion encoder: latent MSE %.3f after %d steps", record["latent_mse"], recipe.steps
-    )
-    return encoder
+
+    def read(path: Path) -> InversionEncoder | None:
+        record = json.loads(meta.read_text(encoding="utf-8"))
+        if {k: record.get(k) for k in identity} != identity:
+            return None  # trained for another step or recipe: replaced, not damaged
+        encoder = InversionEncoder(image_shape, generator.z_dim, recipe.width)
+        encoder.load_state_dict(read_tensors(path))
+        return encoder.eval()
+
+    def build() -> InversionEncoder:
+        encoder, record = train_encoder(generator, image_shape, recipe)
+        text = json.dumps(identity | record, indent=2) + "\n"
+        store(meta, lambda tmp: tmp.write_text(text, encoding="utf-8"))  # then the weights:
+        write_tensors(weights, encoder.state_dict())  # they publish the entry
+        log.info(
+            "inversion encoder: latent MSE %.3f after %d steps", record["latent_mse"], recipe.steps
+        )
+        return encoder
+
+    return cached(weights, read, build, "inversion encoder")
 
 
 @torch.no_grad()

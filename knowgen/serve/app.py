@@ -10,7 +10,11 @@
 
 Models come only from the list given at start, by name; a request never names a path. Every
 error is JSON `{"error": "..."}` with a 4xx status. Generation runs in one worker thread, so
-concurrent clients queue instead of oversubscribing the CPU cores.
+concurrent clients queue instead of oversubscribing the CPU cores; the queue is bounded: past
+`MAX_QUEUE` waiting requests the answer is 503 with `Retry-After` (the seconds the queue ahead
+would take), so that overload costs clients a retry, never the server its memory. A body is
+capped while it arrives (`MAX_BODY_BYTES`, a declared length or not), and a slow client only
+holds its own connection: nothing waits for a body but its own request.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import binascii
 import io
 import json
 import logging
+import math
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,13 +37,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from knowgen.images import display_scale
 from knowgen.knowledge.kinds import KnowledgeError, public_name, styles_of
 from knowgen.sampling import Generator, Samples
 
 log = logging.getLogger(__name__)
 
 MAX_N = 256
+MAX_QUEUE = 32  # requests waiting for (or in) the generation worker; more get 503 + Retry-After
+# how uvicorn runs the app (CLI, benchmark): connections beyond the limit are refused by uvicorn
+# itself (503), so that even clients that never send a whole request cannot exhaust memory
+UVICORN_SETTINGS = {"log_level": "warning", "limit_concurrency": 256, "timeout_keep_alive": 5}
 MAX_BODY_BYTES = 2 * 1024 * 1024  # JSON with an uploaded silhouette of <= 1 MB, base64-coded
 MAX_UPLOAD_BYTES = 1024 * 1024
 MAX_UPLOAD_PIXELS = 4096 * 4096
@@ -141,15 +150,28 @@ def decode_upload(data: str):
     return picture
 
 
-def png_bytes(samples: Samples, nrow: int | None = None) -> bytes:
-    """The samples as one PNG grid (row labels included when the samples have them)."""
-    import tempfile
+def encoded(samples: Samples, body: GenerateRequest) -> Response:
+    """The samples in the format the request asked for (PNG grid, base64 PNGs or .npy)."""
+    if body.format == "base64":
+        pictures = []
+        for picture in samples.pil():
+            buffer = io.BytesIO()
+            picture.save(buffer, format="PNG")
+            pictures.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+        return JSONResponse({"images": pictures, "shape": list(samples.images.shape)})
+    if body.format == "npy":
+        buffer = io.BytesIO()
+        np.save(buffer, samples.numpy())
+        return Response(buffer.getvalue(), media_type="application/octet-stream")
+    return Response(png_bytes(samples, body.nrow), media_type="image/png")
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "grid.png"
-        scale = display_scale(samples.images.shape[-1])
-        samples.save_grid(path, nrow=nrow, scale=scale)
-        return path.read_bytes()
+
+def png_bytes(samples: Samples, nrow: int | None = None) -> bytes:
+    """The samples as one PNG grid (row labels included when the samples have them), made in
+    memory: a request writes no file."""
+    buffer = io.BytesIO()
+    samples.grid_picture(nrow).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def model_card(name: str, generator: Generator, source: Path) -> dict[str, Any]:
@@ -185,33 +207,111 @@ class UnknownModel(Exception):
     """A request named a model the server was not started with."""
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+class Overloaded(Exception):
+    """The generation queue is full: come back in `retry_after_s` seconds."""
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"the server is busy; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
-def create_app(models: dict[str, tuple[Generator, Path]]) -> FastAPI:
-    """The app serving `models` ({name: (generator, where it was loaded from)})."""
+class GenerationQueue:
+    """One worker thread that generates, and at most `limit` requests waiting for it (or in it).
+
+    The worker's mean time per job (a moving average) says how long the queue ahead would take:
+    the Retry-After of a refused request.
+    """
+
+    def __init__(self, limit: int = MAX_QUEUE) -> None:
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowgen-generate")
+        self.limit, self.pending, self.mean_s = limit, 0, 0.05
+
+    async def run(self, fn, *args):
+        """`fn(*args)` in the worker thread; the event loop stays free while it waits."""
+        if self.pending >= self.limit:
+            raise Overloaded(max(1, math.ceil(self.pending * self.mean_s)))
+        self.pending += 1  # the event loop is one thread: no lock needed
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self.worker, self.timed, fn, args
+            )
+        finally:
+            self.pending -= 1
+
+    def timed(self, fn, args):
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.mean_s = 0.9 * self.mean_s + 0.1 * (time.perf_counter() - start)
+
+
+class BodyLimit:
+    """ASGI middleware: a body over `limit` bytes is refused (413) by its declared length, or
+    while it arrives when no length was declared (chunked), before it is kept in memory: the
+    413 is sent at once and the app is told the client left."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            return await error(413, too_large(self.limit))(scope, receive, send)
+        received, refused = 0, False
+
+        async def limited_receive():
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.limit:
+                refused = True
+                await error(413, too_large(self.limit))(scope, receive, send)
+                return {"type": "http.disconnect"}
+            return message
+
+        async def unless_refused(message):
+            if not refused:  # the app's own answer to a body it never got whole is dropped
+                await send(message)
+
+        try:
+            await self.app(scope, limited_receive, unless_refused)
+        except Exception:
+            if not refused:
+                raise
+
+
+def too_large(limit: int) -> str:
+    return f"the request body is over {limit // 1024} KB"
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def create_app(models: dict[str, tuple[Generator, Path]], max_queue: int = MAX_QUEUE) -> FastAPI:
+    """The app serving `models` ({name: (generator, where it was loaded from)}), with at most
+    `max_queue` requests waiting for generation."""
     if not models:
         raise ValueError("knowgen serve needs at least one model")
     app = FastAPI(title="knowgen", version="1", description=__doc__.split("\n\n")[0])
-    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowgen-generate")
+    app.add_middleware(BodyLimit)
+    queue = GenerationQueue(max_queue)
+    run = queue.run
     cards = {name: model_card(name, g, source) for name, (g, source) in models.items()}
-
-    async def run(fn, *args):
-        """Generation in the one worker thread: requests queue, the event loop stays free."""
-        return await asyncio.get_running_loop().run_in_executor(worker, fn, *args)
 
     def pick(name: str) -> Generator:
         if name not in models:
             raise UnknownModel(f"unknown model {name!r}; choose from {', '.join(sorted(models))}")
         return models[name][0]
 
-    @app.middleware("http")
-    async def cap_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return error(413, f"the request body is over {MAX_BODY_BYTES // 1024} KB")
-        return await call_next(request)
+    @app.exception_handler(Overloaded)
+    async def busy(request: Request, exc: Overloaded) -> JSONResponse:
+        return error(503, str(exc), {"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -256,40 +356,32 @@ def create_app(models: dict[str, tuple[Generator, Path]]) -> FastAPI:
     async def generate(body: GenerateRequest) -> Response:
         generator = pick(body.model)
         arguments = body.arguments()
-        samples = await run(lambda: generator.sample(body.n, body.seed, **arguments))
-        if body.format == "base64":
-            pictures = []
-            for picture in samples.pil():
-                buffer = io.BytesIO()
-                picture.save(buffer, format="PNG")
-                pictures.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
-            return JSONResponse({"images": pictures, "shape": list(samples.images.shape)})
-        if body.format == "npy":
-            buffer = io.BytesIO()
-            np.save(buffer, samples.numpy())
-            return Response(buffer.getvalue(), media_type="application/octet-stream")
-        grid = await run(png_bytes, samples, body.nrow)
-        return Response(grid, media_type="image/png")
+        samples = generator.sample  # sampling and encoding: one job for the worker
+        return await run(lambda: encoded(samples(body.n, body.seed, **arguments), body))
 
     @app.post("/v1/interpolate", responses={200: {"content": {"image/png": {}}}})
     async def interpolate(body: InterpolateRequest) -> Response:
         generator = pick(body.model)
         arguments = body.arguments()
-        samples = await run(
-            lambda: generator.interpolate(body.seed_a, body.seed_b, body.steps, **arguments)
+        strip = generator.interpolate
+        grid = await run(
+            lambda: png_bytes(strip(body.seed_a, body.seed_b, body.steps, **arguments), body.steps)
         )
-        return Response(await run(png_bytes, samples, body.steps), media_type="image/png")
+        return Response(grid, media_type="image/png")
 
     @app.post("/v1/traverse", responses={200: {"content": {"image/png": {}}}})
     async def traverse(body: TraverseRequest) -> Response:
         generator = pick(body.model)
         arguments = body.arguments()
-        samples = await run(
-            lambda: generator.traverse(
-                body.code, body.samples, body.steps, body.span, body.seed, **arguments
+        grid = await run(
+            lambda: png_bytes(
+                generator.traverse(
+                    body.code, body.samples, body.steps, body.span, body.seed, **arguments
+                ),
+                body.samples,
             )
         )
-        return Response(await run(png_bytes, samples, body.samples), media_type="image/png")
+        return Response(grid, media_type="image/png")
 
     return app
 

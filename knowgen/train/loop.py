@@ -42,6 +42,7 @@ from knowgen.train.state import TrainState, apply_optimizer_settings, init_state
 from knowgen.train.steps import d_step, g_step, generate_fake
 from knowgen.transfer import load_or_train_teacher
 from knowgen.transfer.source import begin_from_source, tune_generator, tunes_g_first
+from knowgen.write_failures import WriteFailed
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,17 @@ def graceful_stop():
         if in_main_thread:
             for sig, old in previous.items():
                 signal.signal(sig, old)
+
+
+def stopped_at(run_dir: Path, step: int) -> str:
+    """What a run that could not write keeps, and how to go on."""
+    last = latest_checkpoint(run_dir)
+    if last is None:
+        return f"The run stopped at step {step}, before its first checkpoint"
+    return (
+        f"The run stopped at step {step}; its last good checkpoint {last.name} is intact: once "
+        f"fixed, continue with `knowgen train --resume {run_dir}`"
+    )
 
 
 def write_samples(run: Run, metrics: MetricsLog) -> Path:
@@ -350,6 +362,8 @@ def _train(
             save()
         if state.step % train_cfg.sample_every != 0:
             publish(lambda: write_samples(run, metrics))
+    except WriteFailed as err:  # a full disk, a size limit, a read-only folder: say what's kept
+        raise err.adding(stopped_at(run_dir, state.step)) from err
     finally:
         progress.close()
         metrics.close()

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from knowgen.files import atomic_write_text
+from knowgen.write_failures import write_failure
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,11 @@ class MetricsLog:
 
     def scalars(self, step: int, values: dict[str, Any]) -> None:
         record = {"step": step} | {k: _plain(v) for k, v in values.items()}
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        try:  # a torn last line is dropped on resume (truncate_after)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record) + "\n")
+        except OSError as err:  # a plain write's error names no file: name it and its cause
+            raise (write_failure(err, self.path) or err) from err
         if self.writer is not None:
             for key, value in record.items():
                 if key != "step" and isinstance(value, int | float):
@@ -59,8 +63,13 @@ class MetricsLog:
             self.writer.add_image(tag, torch.from_numpy(grid), step, dataformats="HWC")
 
     def close(self) -> None:
+        """Flush TensorBoard's events; a failure there (the disk that stopped the run) is
+        logged, never raised over the error that stopped it: `metrics.jsonl` is the record."""
         if self.writer is not None:
-            self.writer.close()
+            try:
+                self.writer.close()
+            except Exception as err:
+                log.warning("TensorBoard events not fully written (%s)", err)
 
 
 def _plain(value: Any) -> Any:

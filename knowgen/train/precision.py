@@ -19,12 +19,12 @@ import platform
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from knowgen.cache import cache_dir
-from knowgen.files import atomic_write_text
+from knowgen.cache import cache_dir, read_cache, store
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,8 @@ def auto_precision(device: torch.device) -> PrecisionChoice:
         log.info("precision auto: timing fp32 against bf16 once on this machine (%s)", key)
         speedup = round(measure_bf16_speedup(device), 3)
         verdicts[key] = speedup
-        atomic_write_text(path, json.dumps({"version": CACHE_VERSION, "verdicts": verdicts}))
+        text = json.dumps({"version": CACHE_VERSION, "verdicts": verdicts})
+        store(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     units = "GPU" if device.type == "cuda" else "+".join(cpu_bf16_units())
     if speedup >= MIN_SPEEDUP:
         reason = f"bf16 ran {speedup:.2f}x fp32's speed here ({units})"
@@ -141,16 +142,17 @@ def auto_precision(device: torch.device) -> PrecisionChoice:
     )
 
 
-def _read_verdicts(path) -> dict[str, float]:
-    """The cached verdicts; an unreadable or foreign file is ignored (the cache can always be
-    rebuilt)."""
-    try:
+def _read_verdicts(path: Path) -> dict[str, float]:
+    """The cached verdicts; a damaged file is rebuilt (`read_cache`), one of another version
+    replaced."""
+
+    def read(path: Path) -> dict[str, float]:
         raw = json.loads(path.read_text(encoding="utf-8"))
-        if raw.get("version") == CACHE_VERSION and isinstance(raw.get("verdicts"), dict):
-            return {str(k): float(v) for k, v in raw["verdicts"].items()}
-    except (OSError, ValueError, TypeError, AttributeError):
-        pass
-    return {}
+        if raw.get("version") != CACHE_VERSION:
+            return {}
+        return {str(k): float(v) for k, v in raw["verdicts"].items()}
+
+    return read_cache(path, read, "precision verdict") or {}
 
 
 def resolve_precision(requested: str, device: torch.device) -> PrecisionChoice:

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 # what a run directory may hold: --overwrite clears a directory of these and nothing else
 RUN_ARTIFACTS = frozenset({
     "config.toml", "checkpoints", "samples", "metrics.jsonl", "tensorboard", "export",
-    "eval.json", "probe.json", "encoder.safetensors", "encoder.json", "transfer.json", LOCK_NAME,
+    "eval.json", "probe.json", "encoder.safetensors", "encoder.json", "encoder.safetensors.lock",
+    "transfer.json", LOCK_NAME,
 })  # fmt: skip
 FAILED_START = frozenset({"config.toml", LOCK_NAME})  # a start that never trained
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from knowgen.cache import read_tensors
 from tests.cli.test_cli import TINY_ARGS, invoke
 
 INFO_ARGS = ["--set", "model.info_categorical=[10]", "--set", "model.info_continuous=2"]
@@ -87,6 +88,19 @@ def test_invert_trains_the_encoder_once_and_redraws(info_run, tmp_path):
     assert (info_run / "encoder.json").stat().st_mtime_ns == saved  # reused, not retrained
     result = invoke("invert", info_run, tmp_path / "missing.png")
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+@pytest.mark.parametrize("damage", ["truncated", "zero-byte"])
+def test_a_damaged_encoder_cache_is_retrained_with_one_warning(info_run, tmp_path, damage):
+    out = tmp_path / "invert.png"
+    assert invoke("invert", info_run, "--n", 3, "--steps", 30, "--out", out).exit_code == 0
+    weights = info_run / "encoder.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"")
+    result = invoke("invert", info_run, "--n", 3, "--steps", 30, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert result.output.count("is damaged") == 1 and "inversion encoder cache" in result.output
+    assert read_tensors(weights)  # rebuilt, and sound
 
 
 def test_invert_a_user_image(info_run, tmp_path):

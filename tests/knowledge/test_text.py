@@ -69,7 +69,7 @@ def test_embedding_cache_hits_and_invalidates_when_captions_change(caplog):
         entry.write_bytes(b"corrupt")
     recomputed = cached_embeddings(embedder, ["a shoe", "a bag"])
     assert embedder.calls == 4 and torch.equal(recomputed["pooled"], first["pooled"])
-    assert "ignoring unreadable text cache" in caplog.text
+    assert "text embedding cache" in caplog.text and "is damaged" in caplog.text
 
 
 def test_text_encoder_checks_the_embedding_size():

@@ -34,11 +34,11 @@ def serving(sources: list[Path]):
     """A real server on a free loopback port, in a thread, for the duration."""
     import uvicorn
 
-    from knowgen.serve.app import create_app, load_models
+    from knowgen.serve.app import UVICORN_SETTINGS, create_app, load_models
 
     port = free_port()
     config = uvicorn.Config(create_app(load_models(sources)), host="127.0.0.1", port=port,
-                            log_level="warning")  # fmt: skip
+                            **UVICORN_SETTINGS)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
