@@ -71,6 +71,7 @@ SOURCE_MODES = {
     "source": [],
     "source-random": ['transfer.class_start="random"'],
     "source-freezed": ["transfer.freeze_d=2"],
+    "source-ada": [AUGMENT, ADA],  # the source start on top of the best recipe at 200 images
 }
 BASELINES = ["none", "diffaugment", "ada"]
 # a transfer mode's name suffix -> the baseline it adds the transfer to (its twin); no suffix:
@@ -116,7 +117,9 @@ def split_mode(mode: str) -> tuple[str, str]:
 def twin(mode: str) -> str:
     """The run without transfer that differs from `mode` only by the transfer: what its steps are
     compared with."""
-    return "none" if mode in SOURCE_MODES else split_mode(mode)[1]
+    if mode in SOURCE_MODES:
+        return "ada" if mode == "source-ada" else "none"
+    return split_mode(mode)[1]
 
 
 def train_once(preset: str, settings: list[str], minutes: float, run: Path) -> Path:

@@ -168,9 +168,10 @@ def encoded(samples: Samples, body: GenerateRequest) -> Response:
 
 def png_bytes(samples: Samples, nrow: int | None = None) -> bytes:
     """The samples as one PNG grid (row labels included when the samples have them), made in
-    memory: a request writes no file."""
+    memory: a request writes no file. zlib level 1: 0.5 ms instead of 2.1 ms for 16 images of
+    28 px (a third of a request's work on 2 cores), for a file about 14% larger."""
     buffer = io.BytesIO()
-    samples.grid_picture(nrow).save(buffer, format="PNG")
+    samples.grid_picture(nrow).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
