@@ -135,6 +135,19 @@ def classifier_cache(random_dataset):
     return make, lambda: cache_dir("teachers") / "tiny.safetensors"
 
 
+def references_cache():
+    from knowgen.data import DataConfig
+    from knowgen.metrics.evaluator import EvaluatorRecipe, load_or_train_evaluator
+    from knowgen.metrics.features import reference_features
+
+    quick = EvaluatorRecipe(widths=(8, 8, 8), num_features=16, epochs=1, max_shift_px=0,
+                            use_hflip=False, batch_size=32)  # fmt: skip
+    data = DataConfig(name="digits")
+    evaluator = load_or_train_evaluator(data, quick)
+    make = lambda: reference_features(evaluator, data, "test", 50).features.sum().item()  # noqa: E731
+    return make, lambda: one(cache_dir("references").glob("*.safetensors"))
+
+
 def shapes_cache(monkeypatch):
     from knowgen.data import shapes
 
@@ -166,13 +179,16 @@ def one(paths):
 
 
 @pytest.mark.parametrize("damage", DAMAGE)
-@pytest.mark.parametrize("kind", ["folder", "text", "classifier", "shapes", "precision"])
+@pytest.mark.parametrize(
+    "kind", ["folder", "text", "classifier", "references", "shapes", "precision"]
+)
 def test_each_kind_of_cache_is_rebuilt_when_damaged(kind, damage, random_dataset, monkeypatch,
                                                      caplog):  # fmt: skip
     make, entry = {
         "folder": folder_cache,
         "text": text_cache,
         "classifier": lambda: classifier_cache(random_dataset),
+        "references": references_cache,
         "shapes": lambda: shapes_cache(monkeypatch),
         "precision": lambda: precision_cache(monkeypatch),
     }[kind]()
