@@ -72,6 +72,7 @@ SOURCE_MODES = {
     "source-random": ['transfer.class_start="random"'],
     "source-freezed": ["transfer.freeze_d=2"],
     "source-ada": [AUGMENT, ADA],  # the source start on top of the best recipe at 200 images
+    "source-freezed-ada": ["transfer.freeze_d=2", AUGMENT, ADA],  # and FreezeD on top of that
 }
 BASELINES = ["none", "diffaugment", "ada"]
 # a transfer mode's name suffix -> the baseline it adds the transfer to (its twin); no suffix:
@@ -118,7 +119,7 @@ def twin(mode: str) -> str:
     """The run without transfer that differs from `mode` only by the transfer: what its steps are
     compared with."""
     if mode in SOURCE_MODES:
-        return "ada" if mode == "source-ada" else "none"
+        return "ada" if mode.endswith("-ada") else "none"
     return split_mode(mode)[1]
 
 
