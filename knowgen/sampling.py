@@ -37,10 +37,17 @@ from knowgen.generator_files import (
     read_generator_source,
 )
 from knowgen.images import display_scale, grid_picture, label_rows, save_png, to_uint8
-from knowgen.knowledge.conditioning import accepted_kinds, request, takes_guidance, text_grounder
+from knowgen.knowledge.conditioning import (
+    accepted_kinds,
+    prompt_reader,
+    request,
+    takes_guidance,
+    text_grounder,
+)
 from knowgen.knowledge.config import DEFAULT_TEXT_MODEL, KnowledgeConfig, move_knowledge_keys
 from knowgen.knowledge.encoders import Conditions
 from knowgen.knowledge.kinds import KINDS, KindContext, KnowledgeError, kind_named, public_name
+from knowgen.knowledge.prompt_reading import Reading
 from knowgen.models import ModelConfig, build_generator
 from knowgen.models.codes import traverse_code
 from knowgen.sections import section_from_dict
@@ -129,12 +136,17 @@ class Generator:
         dataset = (meta.get("data") or {}).get("name", "")
         # WordNet grounding of a text model's prompts (knowledge.ground_text), or None
         self.grounder = text_grounder(self.knowledge, self.class_names, dataset)
+        # what a prompt reaches (grounding, then the nearest trained phrasing), or None
+        self.reader = prompt_reader(self.knowledge, self.class_names, self.grounder,
+                                    self._text_conditions, self._embed)  # fmt: skip
+        anchors = self.reader is not None and self.reader.anchors
         self.context = KindContext(
             tuple(self.class_names),
             image_side=self.image_shape[-1],
             text_model=self.knowledge.text_model,
             text_dim=self.knowledge.text_dim,
             rewrite_text=self.grounder,
+            anchor_text=(lambda vectors: self.reader.anchor.anchor(vectors)) if anchors else None,
             dataset=dataset,
         )
 
@@ -159,6 +171,24 @@ class Generator:
                 raise KnowledgeError(f"{public_name(kind)} given twice (as {keyword!r})")
             given[kind] = KINDS[kind].parse(value, num, self.context)
         return request(self.knowledge, self.network, given, num, guidance)
+
+    def _text_conditions(self):
+        from knowgen.knowledge.text import text_conditions_of_run
+
+        return text_conditions_of_run(self.meta)
+
+    def read_text(self, prompts: str | list[str]) -> list[Reading]:
+        """What each prompt reaches: the class and how sure (a probability), the training
+        phrasing it is read as, and the words WordNet grounded; `sample(text=...)` asks G with
+        exactly this (see `knowledge/prompt_reading.py`). Only for text models."""
+        if self.reader is None:
+            takes = ", ".join(public_name(k) for k in self.kinds) or "no knowledge"
+            raise KnowledgeError(f"read_text needs a text model; this generator takes {takes}")
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        return self.reader.read(KINDS["text"].prompts(prompts, len(prompts)))
+
+    def _embed(self, prompts: list[str]) -> torch.Tensor:
+        return KINDS["text"].embed(prompts, self.context)
 
     @torch.no_grad()
     def sample(

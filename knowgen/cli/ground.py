@@ -18,7 +18,8 @@ def command(
     run: Path = typer.Option(None, help="Ground in this run's classes (and show its rewrite)."),
 ) -> None:
     """Show how WordNet grounds each word of a prompt in the dataset's classes, by which path
-    ("frock -> dress.n.01 -> class dress"), and the prompt a text model reads after grounding."""
+    ("frock -> dress.n.01 -> class dress"), the prompt a text model reads after grounding, and
+    the class it reaches, how sure, and the training phrasing it is read as."""
     from knowgen.data import DATASETS
     from knowgen.knowledge.grounding import CLASS_SYNSETS, build_prompt_grounder, reviewed_synsets
 
@@ -37,7 +38,8 @@ def command(
             f"{', '.join(sorted(CLASS_SYNSETS))}"
         )
     grounder = build_prompt_grounder(class_names, data)
-    for prompt in prompts:
+    readings = read_prompts(prompts, run, class_names, data)
+    for prompt, reading in zip(prompts, readings, strict=True):
         rewritten, used = grounder.explain(prompt)
         typer.echo(prompt)
         groundings = grounder.grounder.ground_prompt(prompt)
@@ -48,3 +50,26 @@ def command(
         if not groundings:
             typer.echo("  no word grounds in a class")
         typer.echo(f"  the text model reads: {rewritten!r}")
+        if reading is not None:
+            typer.echo(f"  it reaches {reading.describe()}")
+
+
+def read_prompts(prompts: list[str], run: Path | None, class_names: list[str], data: str):
+    """What each prompt reaches in a text model (the run's, or one trained on `data`'s class
+    captions), or Nones with one note where the text extra is not installed: grounding needs
+    only WordNet."""
+    from knowgen.knowledge.config import DEFAULT_TEXT_MODEL
+    from knowgen.knowledge.prompt_reading import class_bank_reader
+    from knowgen.knowledge.text import MissingExtraError
+
+    try:
+        if run is not None:
+            from knowgen import load
+
+            generator = load(run)
+            if generator.reader is not None:
+                return generator.read_text(prompts)
+        return class_bank_reader(class_names, data, DEFAULT_TEXT_MODEL).read(prompts)
+    except MissingExtraError as err:
+        typer.echo(f"(which class each prompt reaches, and how sure, needs the encoder: {err})")
+        return [None] * len(prompts)

@@ -104,6 +104,9 @@ def command(
     generator = load(source)
     texts = list(text) + (read_prompts(prompts) if prompts is not None else [])
     options = knowledge_options(class_, color, structure, texts, attribute, style)
+    if texts and generator.reader is not None:  # which class each prompt reached, how sure
+        for prompt, reading in zip(texts, generator.read_text(texts), strict=True):
+            typer.echo(f"{prompt!r} reaches {reading.describe()}")
     if outdir is not None:
         images = write_pngs(generator, options, guidance, n, seed, seed_list, outdir)
         write_npy(npy, images)

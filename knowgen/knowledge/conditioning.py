@@ -64,6 +64,29 @@ def text_grounder(cfg: KnowledgeConfig, class_names: list[str], dataset: str):
     return prompt_grounder(class_names, dataset)
 
 
+def prompt_reader(
+    cfg: KnowledgeConfig,
+    class_names: list[str],
+    grounder,
+    text_conditions: Callable[[], Any],
+    embed: Callable[[list[str]], Any],
+):
+    """What a text model reads a prompt as (`knowledge/prompt_reading.py`), or None for models
+    that take no text of their own. `text_conditions` builds the run's caption bank and its
+    embeddings (on first use). Prompts are anchored to the nearest training phrasing only for
+    class caption banks with `knowledge.text_anchor`."""
+    if cfg.condition != "text":
+        return None
+    from knowgen.knowledge.prompt_reading import CaptionAnchor, PromptReader
+
+    anchors = cfg.text_anchor and cfg.captions in (None, "none")
+
+    def anchor() -> CaptionAnchor:
+        return CaptionAnchor.of_conditions(text_conditions(), class_names)
+
+    return PromptReader(grounder, anchor, anchors, embed)
+
+
 def condition_classes(cfg: KnowledgeConfig, aux_classifier: bool, num_classes: int) -> int:
     """How many classes the networks are conditioned on: the dataset's, or 0 if unconditional.
     A text-conditional model is given no class, but its ACGAN head (if any) learns the classes."""

@@ -65,6 +65,7 @@ class KnowledgeConfig:
     holdout_pairs: tuple[str, ...] = ()  # fusion: (class, colour) pairs never trained on
     guidance: float = 1.0  # fusion: knowledge guidance scale of evaluated samples
     ground_text: bool = True  # text: words the captions never used are grounded in WordNet
+    text_anchor: bool = True  # text, class captions: a prompt reads as its nearest trained caption
 
     def __post_init__(self) -> None:
         for key in ("cond_dim", "text_dim"):

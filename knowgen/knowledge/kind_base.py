@@ -31,6 +31,7 @@ class KindContext:
     text_noise: float = 0.0
     num_classes: int | None = None  # classes the networks take (default: len(class_names))
     rewrite_text: Callable[[str], str] | None = None  # e.g. WordNet grounding of unseen words
+    anchor_text: Callable[[torch.Tensor], torch.Tensor] | None = None  # prompt -> trained phrasing
     dataset: str = ""  # the dataset's name (which WordNet synsets its classes are)
 
     @property

@@ -31,15 +31,21 @@ class TextKind:
         given = as_given(value, num, (context.text_dim,), "text")
         if given is not None:
             return given.float()
+        prompts = self.prompts(value, num)
+        if context.rewrite_text is not None:
+            prompts = [context.rewrite_text(p) for p in prompts]
+        vectors = self.embed(prompts, context)
+        return context.anchor_text(vectors) if context.anchor_text is not None else vectors
+
+    def prompts(self, value: Any, num: int) -> list[str]:
+        """One prompt per image, each checked (a clear error for an empty or an endless one)."""
         prompts = per_image(value, num, "text")
         for prompt in prompts:
             if not isinstance(prompt, str) or not prompt.strip():
                 raise KnowledgeError(f"text {prompt!r}: give a non-empty description")
             if len(prompt) > self.max_characters:
                 raise KnowledgeError(f"text is {len(prompt)} characters; at most 500 are read")
-        if context.rewrite_text is not None:
-            prompts = [context.rewrite_text(p) for p in prompts]
-        return self.embed(prompts, context)
+        return prompts
 
     def embed(self, prompts: list[str], context: KindContext) -> torch.Tensor:
         from knowgen.knowledge.text import SentenceEmbedder, cached_embeddings

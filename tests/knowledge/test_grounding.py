@@ -1,6 +1,8 @@
 """WordNet's nouns from the Debian files, and grounding words and prompts in a dataset's classes
 through the graph (no table maps a word to a class except the reviewed class -> synset one)."""
 
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -100,6 +102,9 @@ def test_knowgen_ground_prints_the_path():
     assert "frock -> dress.n.01 -> class dress" in result.output
     assert "the text model reads: 'a light summer dress'" in result.output
     assert "(a caption word: left to the sentence encoder)" in result.output
+    if "needs the encoder" not in result.output:  # the text extra is installed
+        assert re.search(r"it reaches class dress \(\d\.\d\d; next \S+ \d\.\d\d\), "
+                         r"read as '[^']*dress'", result.output), result.output  # fmt: skip
 
 
 def app_module():
@@ -137,7 +142,15 @@ def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     args = ["sample", str(tmp_path / "run"), "--text", "a warm anorak", "--n", "2"]
     result = CliRunner().invoke(app_module(), [*args, "--out", str(tmp_path / "f.png")])
     assert result.exit_code == 0, result.output
-    train(resolve_config("dcgan", TINY + text + ["knowledge.ground_text=false"]),
+    assert re.search(r"'a warm anorak' reaches class coat \(\d\.\d\d", result.output)
+    # the prompt is read as its nearest training phrasing: G is asked with that embedding
+    (reading,) = grounded.read_text("a warm anorak")
+    assert reading.class_name == "coat" and 0.5 < reading.confidence <= 1
+    assert reading.read_as == "a warm coat" and reading.nearest in bank_captions(grounded)
+    anorak = grounded.sample(2, text="a warm anorak").images
+    assert torch.equal(anorak, grounded.sample(2, text=reading.nearest).images)
+    train(resolve_config("dcgan", TINY + text + ["knowledge.ground_text=false",
+                                                 "knowledge.text_anchor=false"]),
           tmp_path / "plain", dataset=garments())  # fmt: skip
     plain = knowgen.load(tmp_path / "plain")
     assert plain.grounder is None
@@ -145,6 +158,13 @@ def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     assert not torch.equal(frock, dress)  # without grounding the encoder reads "frock" itself
     frock, dress = (grounded.conditions(1, text=t)["text"] for t in ("a frock", "a dress"))
     assert torch.equal(frock, dress)
+    assert plain.read_text("a frock")[0].anchored is False  # read, not anchored
+
+
+def bank_captions(generator) -> list[str]:
+    from knowgen.knowledge.captions import class_caption_bank
+
+    return class_caption_bank(generator.class_names, "fashion-mnist").captions
 
 
 def test_concept_embeddings_hold_the_graph():
