@@ -26,6 +26,7 @@ class LossConfig:
     info_weight: float = 1.0  # InfoGAN: weight lambda of the mutual-information term
     info_continuous_weight: float = 0.1  # InfoGAN: continuous codes' NLL, relative to the above
     info_real_weight: float = 0.0  # InfoGAN: Q's categorical codes as a clustering of real images
+    info_real_consistency: float = 0.0  # InfoGAN: Q's codes of real images unchanged by a shift
     mismatch_weight: float = 1.0  # text: real image + another image's caption as a negative
 
     def __post_init__(self) -> None:
@@ -36,6 +37,7 @@ class LossConfig:
             "info_weight",
             "info_continuous_weight",
             "info_real_weight",
+            "info_real_consistency",
             "mismatch_weight",
         )
         for key in weights:

@@ -218,3 +218,18 @@ def clustering_loss(logits: list[torch.Tensor]) -> torch.Tensor:
         marginal = p.mean(0)
         loss = loss + mean_entropy + (marginal * marginal.clamp_min(1e-8).log()).sum()
     return loss
+
+
+def consistency_loss(logits: list[torch.Tensor], shifted: list[torch.Tensor]) -> torch.Tensor:
+    """IMSAT's self-augmented training (Hu et al. 2017) for each categorical code: Q's prediction
+    on a real image shifted by a few pixels should match its prediction on the image itself
+    (KL, the unshifted prediction held fixed as the target). Information maximisation alone is
+    content with any confident, balanced partition, including one by position or stroke width;
+    a partition that must survive a shift is one by what the garment is."""
+    loss = logits[0].new_zeros(()) if logits else torch.zeros(())
+    for lg, moved in zip(logits, shifted, strict=True):
+        target = lg.detach().softmax(1)
+        loss = loss + torch.nn.functional.kl_div(
+            moved.log_softmax(1), target, reduction="batchmean"
+        )
+    return loss

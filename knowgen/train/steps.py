@@ -25,7 +25,7 @@ from knowgen.losses import (
     gradient_penalty,
     r1_penalty,
 )
-from knowgen.models.codes import CodeTargets, clustering_loss, information_loss
+from knowgen.models.codes import CodeTargets, clustering_loss, consistency_loss, information_loss
 from knowgen.models.layers import Judgement
 from knowgen.train.state import TrainState
 from knowgen.transfer import feature_matching_loss
@@ -88,6 +88,25 @@ def information_term(
     return {"info": cfg.info_weight * loss}
 
 
+def real_clustering_terms(discriminator, real, real_cond, real_features, cfg: LossConfig):
+    """Q's categorical codes as a clustering of real images: confident and balanced
+    (`loss.info_real_weight`) and unchanged when the image shifts a few pixels
+    (`loss.info_real_consistency`, one more pass of D's trunk on the shifted batch)."""
+    terms = {}
+    if not (cfg.info_real_weight or cfg.info_real_consistency):
+        return terms
+    q_head = discriminator.q_head
+    logits = q_head(real_features)[0]
+    if cfg.info_real_weight:
+        terms["d_info_real"] = cfg.info_real_weight * clustering_loss(logits)
+    if cfg.info_real_consistency:
+        shifted_features = discriminator.judge(diff_augment(real, ("translation",)), real_cond)[1]
+        terms["d_info_shift"] = cfg.info_real_consistency * consistency_loss(
+            logits, q_head(shifted_features)[0]
+        )
+    return terms
+
+
 def d_step(
     state: TrainState,
     real: torch.Tensor,
@@ -114,8 +133,8 @@ def d_step(
         terms["d_mismatch"] = cfg.mismatch_weight * D_NEGATIVE_LOSSES[cfg.kind](wrong)
     terms |= {f"d_{k}": v for k, v in information_term(state, judged_fake, fake.codes, cfg).items()}
     q_head = discriminator.q_head
-    if q_head is not None and cfg.info_real_weight and q_head.codes.categorical:
-        terms["d_info_real"] = cfg.info_real_weight * clustering_loss(q_head(real_features)[0])
+    if q_head is not None and q_head.codes.categorical:
+        terms |= real_clustering_terms(discriminator, real_in, real_cond, real_features, cfg)
     if cfg.kind == "wgan-gp":
         critic = lambda x: discriminator(x, real_cond)  # noqa: E731 - the interpolates keep real's
         terms["d_gp"] = cfg.gp_weight * gradient_penalty(critic, real_in, fake_in)

@@ -132,6 +132,25 @@ def test_real_clustering_term_joins_d_step_when_asked():
     fake = generate_fake(state, 16, with_grad=False)
     logs = d_step(state, to_float(dataset.images[:16]), None, fake, cfg.loss)
     assert "d_info_real" in logs and float(logs["d_info_real"]) <= 0
+    assert "d_info_shift" not in logs  # one more pass of D only when asked
+    cfg = resolve_config("dcgan", TINY + INFO + ["loss.info_real_consistency=2.0"])
+    logs = d_step(state, to_float(dataset.images[:16]), None, fake, cfg.loss)
+    assert "d_info_shift" in logs and "d_info_real" not in logs
+    assert 0 < float(logs["d_info_shift"]) < float("inf")
+
+
+def test_consistency_is_zero_for_a_shift_that_changes_nothing_and_grows_with_disagreement():
+    from knowgen.models.codes import consistency_loss
+
+    logits = torch.randn(8, 5, generator=torch.Generator().manual_seed(0))
+    assert float(consistency_loss([logits], [logits.clone()])) == pytest.approx(0.0, abs=1e-6)
+    near = float(consistency_loss([logits], [logits + 0.1 * torch.randn(8, 5)]))
+    far = float(consistency_loss([logits], [logits.flip(1) * 3]))
+    assert 0 < near < far
+    moved = logits.clone().requires_grad_(True)
+    target = logits.clone().requires_grad_(True)
+    consistency_loss([target], [moved + 1.0 * (torch.arange(5) == 0)]).backward()
+    assert target.grad is None or float(target.grad.abs().sum()) == 0  # the target is held fixed
 
 
 @pytest.mark.parametrize(
