@@ -94,10 +94,11 @@ def generated_accuracy(run: Path, pairs: list[tuple[str, str]], per_split: int =
         found = grounder.grounder.ground_prompt(prompt)
         return grounder.class_words[found[0].class_name] if found else prompt
 
-    readers = {
-        "encoder alone": dataclasses.replace(both.context, rewrite_text=None),
-        "graph alone": dataclasses.replace(both.context, rewrite_text=graph_only),
-        "both": dataclasses.replace(both.context, rewrite_text=grounder),
+    plain = dataclasses.replace(both.context, anchor_text=None)  # the reading, not the anchor
+    readers = {  # (benchmarks/text_prompts.py measures the anchor)
+        "encoder alone": dataclasses.replace(plain, rewrite_text=None),
+        "graph alone": dataclasses.replace(plain, rewrite_text=graph_only),
+        "both": dataclasses.replace(plain, rewrite_text=grounder),
     }
     bank = class_caption_bank(names, "fashion-mnist")
     held, word = bank.held_out.tolist(), bank.unseen_word.tolist()

@@ -49,7 +49,10 @@ def format_table(scores: dict) -> str:
                 rows.insert(-2, (f"  accuracy, {what} ^", f"{100 * value:.2f}%"))
             grounded = scores.get(f"heldout_{key}_accuracy_grounded")
             if grounded is not None:
-                rows.insert(-2, ("  ... grounded in WordNet ^", f"{100 * grounded:.2f}%"))
+                rows.insert(
+                    -2,
+                    ("  ... as prompts, read as sample() reads them ^", f"{100 * grounded:.2f}%"),
+                )
     factors = [k.removeprefix("factor_").removesuffix("_ceiling")
                for k in scores if k.startswith("factor_") and k.endswith("_ceiling")]  # fmt: skip
     for prefix, what in (("", "all given"), ("heldout_", "held-out pairs")):  # a fusion generator
