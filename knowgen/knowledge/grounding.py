@@ -66,8 +66,11 @@ class Grounding:
     class_name: str | None
     score: float
     path: tuple[str, ...]  # synset names from the word's sense to the class's synset
+    ties: tuple[str, ...] = ()  # classes the word reaches equally well (then it grounds in none)
 
     def describe(self) -> str:
+        if self.ties:
+            return f"{self.word}: a kind of {' and of '.join(self.ties)} alike, not grounded"
         if self.class_name is None:
             return f"{self.word}: not grounded"
         return (
@@ -125,12 +128,17 @@ class Grounder:
         return self.wordnet.synsets(word)
 
     def ground(self, word: str) -> Grounding:
-        """The class `word` names: the best-scoring class one of its senses is a kind of."""
+        """The class `word` names: the best-scoring class one of its senses is a kind of. A word
+        that two classes reach equally well ("turtleneck": a sweater and a jersey, one edge
+        each) names neither: it is left to the sentence encoder, not decided by class order."""
         word = word.lower().strip()
-        best = max(self._candidates(word), key=lambda c: c[1], default=(None, 0.0, None))
-        class_name, score, sense = best
-        if sense is None:
+        candidates = sorted(self._candidates(word), key=lambda c: -c[1])
+        if not candidates or candidates[0][2] is None:
             return Grounding(word, None, 0.0, ())
+        class_name, score, sense = candidates[0]
+        ties = tuple(c for c, s, _ in candidates if s > 0 and abs(s - score) < 1e-9)
+        if len(ties) > 1:
+            return Grounding(word, None, 0.0, (), ties)
         return Grounding(word, class_name, score, self._path(class_name, sense))
 
     def phrases(self, prompt: str) -> list[tuple[int, int, str]]:
@@ -143,7 +151,11 @@ class Grounder:
             if self._senses(f"{first}_{second}"):
                 found.append((a, b, f"{first}_{second}"))
         covered = {i for a, b, _ in found for i in range(a, b)}
-        found += [(a, b, w) for a, b, w in words if a not in covered]
+        # a word WordNet also knows as an adjective, standing before another word, modifies it
+        # ("a formal white shirt"): it is not what the prompt names, and its rarer noun senses
+        # (formal -> dinner dress, white -> white flannel trousers) must not ground
+        modifiers = {a for a, _, w in words[:-1] if w in self.wordnet.adjectives}
+        found += [(a, b, w) for a, b, w in words if a not in covered and a not in modifiers]
         return sorted(found)
 
     def ground_prompt(self, prompt: str) -> list[Grounding]:

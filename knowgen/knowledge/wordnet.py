@@ -46,6 +46,7 @@ class WordNet:
     relations: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
     senses: dict[str, list[int]] = field(default_factory=dict)  # lemma -> offsets, sense order
     exceptions: dict[str, list[str]] = field(default_factory=dict)  # inflection -> lemmas
+    adjectives: set[str] = field(default_factory=set)  # lemmas that are also adjectives
 
     def __len__(self) -> int:
         return len(self.lemmas)
@@ -112,6 +113,8 @@ def load_wordnet(folder: str | None = None) -> WordNet:
         _read_data(root / "data.noun", wordnet)
         if (root / "noun.exc").is_file():
             _read_exceptions(root / "noun.exc", wordnet)
+        if (root / "index.adj").is_file():  # only which words may be adjectives
+            wordnet.adjectives = {line.split()[0] for line in _lines(root / "index.adj")}
     except (IndexError, ValueError) as err:
         raise ValueError(f"{root}: not WordNet 3.0 noun files ({err})") from None
     return wordnet

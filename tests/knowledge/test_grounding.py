@@ -81,6 +81,21 @@ def test_prompts_keep_known_words_and_ground_the_others(grounder):
     )
 
 
+def test_a_word_two_classes_reach_alike_grounds_in_neither(grounder):
+    turtleneck = grounder.ground("turtleneck")  # a sweater and a jersey, one edge each
+    assert turtleneck.class_name is None and set(turtleneck.ties) == {"pullover", "t-shirt"}
+    assert "alike, not grounded" in turtleneck.describe()
+    assert grounder.ground("cardigan").class_name == "pullover"  # one class: grounds
+
+
+def test_adjectives_before_a_word_modify_it_and_do_not_ground(grounder):
+    words = {c: c for c in grounder.classes}
+    found = {g.word for g in grounder.ground_prompt("a formal white cardigan")}
+    assert found == {"cardigan"}  # not formal -> dinner dress, white -> white flannel trousers
+    assert grounder.rewrite("a formal white cardigan", set(), words)[0] == "a formal white pullover"
+    assert [g.class_name for g in grounder.ground_prompt("a pair of whites")] == ["trouser"]
+
+
 def test_folder_classes_are_looked_up_with_ambiguities_reported(tmp_path):
     from knowgen.knowledge.grounding import class_synsets_for
 

@@ -12,7 +12,7 @@ from knowgen.knowledge.captions import SYNONYMS, class_caption_bank
 from knowgen.knowledge.prompt_reading import CaptionAnchor, ranked_classes
 
 ROOT = Path(__file__).resolve().parents[2]
-HELDOUT = ROOT / "benchmarks" / "prompts" / "fashion-heldout.csv"
+HELDOUT = sorted((ROOT / "benchmarks" / "prompts").glob("fashion-heldout*.csv"))
 
 
 def toy_anchor() -> CaptionAnchor:
@@ -52,13 +52,14 @@ def test_only_training_phrasings_are_anchors():
     assert len(anchor.captions) == int((~bank.held_out).sum())
 
 
-def heldout_prompts() -> list[dict]:
-    with HELDOUT.open(newline="", encoding="utf-8") as handle:
+def heldout_prompts(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 
-def test_the_heldout_prompts_cover_every_class_in_words_no_caption_uses():
-    rows = heldout_prompts()
+@pytest.mark.parametrize("path", HELDOUT, ids=lambda p: p.stem)
+def test_the_heldout_prompts_cover_every_class_in_words_no_caption_uses(path):
+    rows = heldout_prompts(path)
     classes = list(SYNONYMS["fashion-mnist"])
     assert len(rows) >= 20
     assert {r["class"] for r in rows} == set(classes)
