@@ -156,6 +156,23 @@ def percent(values: list[float]) -> str:
     return f"{100 * statistics.mean(values):.1f}% ({100 * min(values):.1f}–{100 * max(values):.1f})"
 
 
+def confidence_line(rows: list[dict], sure: float = 0.8) -> str:
+    """Whether the reading's confidence tells a person when to rephrase: how often prompts read
+    with confidence >= `sure`, and below it, reached the right class (over seeds)."""
+    read = [r for r in rows if r["mode"] == DEFAULT_MODE]
+    confident = [r for r in read if r["confidence"] >= sure]
+    unsure = [r for r in read if r["confidence"] < sure]
+
+    def right(group: list[dict]) -> str:
+        hits = sum(r["reached"] == r["class"] for r in group)
+        return f"{hits} of {len(group)} reached their class"
+
+    return (
+        f"The reading's confidence (all seeds' readings): >= {sure}: {right(confident)}; "
+        f"below: {right(unsure)}."
+    )
+
+
 def summary(rows: list[dict]) -> str:
     """The docs section's Markdown: every reading over seeds, the default per class against the
     targets, and each prompt's reading."""
@@ -183,6 +200,7 @@ def summary(rows: list[dict]) -> str:
         lines.append(f"| {name} | {percent(values)} | {100 * min(values):.1f}% |")
     mean = statistics.mean(overall(rows, DEFAULT_MODE).values())
     worst = min(statistics.mean(by_seed.values()) for by_seed in classes.values())
+    lines += ["", confidence_line(rows)]
     lines += [
         "",
         f"Targets: all prompts >= {100 * TARGET:.0f}% (mean of seeds): **{100 * mean:.1f}%, "
