@@ -16,6 +16,7 @@ always), so "truncation off" is every row. Mean (min-max) over seeds per preset 
     python benchmarks/cas.py --runs cgan:RUN0 cgan:RUN1 cgan:RUN2 modern-cgan:RUN0 ... \
         --levers ema raw ema-50k --write-docs
     python benchmarks/cas.py --presets cgan modern-cgan --seeds 0 1 2 --minutes 10   # trains
+    python benchmarks/cas.py --summary-only --write-docs       # the tables of every row so far
 """
 
 from __future__ import annotations
@@ -154,10 +155,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
+    parser.add_argument("--summary-only", action="store_true", help="tables of the rows so far")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
     print(describe_machine(), flush=True)
     runs = parse_runs(args.runs) + trained_runs(args.presets, args.seeds, args.minutes)
+    if args.summary_only:
+        runs, args.levers = [], []
     RESULTS.mkdir(parents=True, exist_ok=True)
     csv_path = RESULTS / "cas-seeds.csv"
     rows = read_rows(csv_path, ("step", "images"), ("cas", "cas_real", "precision", "recall"))
