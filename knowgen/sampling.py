@@ -183,7 +183,10 @@ class Generator:
         exactly this (see `knowledge/prompt_reading.py`). Only for text models."""
         if self.reader is None:
             takes = ", ".join(public_name(k) for k in self.kinds) or "no knowledge"
-            raise KnowledgeError(f"read_text needs a text model; this generator takes {takes}")
+            raise KnowledgeError(
+                "read_text needs a text model trained on class captions (not a captions file); "
+                f"this one takes {takes}"
+            )
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         return self.reader.read(KINDS["text"].prompts(prompts, len(prompts)))
 

@@ -71,15 +71,18 @@ def prompt_reader(
     text_conditions: Callable[[], Any],
     embed: Callable[[list[str]], Any],
 ):
-    """What a text model reads a prompt as (`knowledge/prompt_reading.py`), or None for models
-    that take no text of their own. `text_conditions` builds the run's caption bank and its
-    embeddings (on first use). Prompts are anchored to the nearest training phrasing only for
-    class caption banks with `knowledge.text_anchor`."""
-    if cfg.condition != "text":
+    """What a text model trained on class captions reads a prompt as
+    (`knowledge/prompt_reading.py`), or None: for models that take no text of their own, and for
+    captions files, whose phrasings describe single images (anchoring to one would drop the
+    combinations a prompt asks for, and their bank needs the image folder, which an export
+    shared elsewhere lacks). `text_conditions` builds the caption bank and its embeddings on
+    first use; prompts are anchored to the nearest training phrasing with
+    `knowledge.text_anchor`."""
+    if cfg.condition != "text" or cfg.captions not in (None, "none"):
         return None
     from knowgen.knowledge.prompt_reading import CaptionAnchor, PromptReader
 
-    anchors = cfg.text_anchor and cfg.captions in (None, "none")
+    anchors = cfg.text_anchor
 
     def anchor() -> CaptionAnchor:
         return CaptionAnchor.of_conditions(text_conditions(), class_names)

@@ -6,8 +6,8 @@ nowhere else. A prompt in other words lands between them, where G's answer is un
 when WordNet grounding has already found the right class word ("a cosy wool pullover" is still a
 sentence the bank never had). So a prompt is read as the training phrasing nearest to it in the
 sentence encoder's space (cosine): a point G was trained on, of the class the prompt is nearest
-to. Only class caption banks are anchored: a captions file's phrasings describe single images,
-and snapping to one would drop the combinations a prompt asks for.
+to. Only class caption banks are read and anchored: a captions file's phrasings describe single
+images, and snapping to one would drop the combinations a prompt asks for.
 
 How sure: a softmax over the classes of the best cosine each class's training phrasings reach,
 at `TEMPERATURE`, fitted (negative log-likelihood) on the Fashion-MNIST bank's own held-out

@@ -10,7 +10,9 @@ import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+import knowgen
 from knowgen.cli import app
+from knowgen.knowledge.kinds import KnowledgeError
 from tests.conftest import TINY
 
 pytest.importorskip("sentence_transformers")
@@ -125,6 +127,11 @@ def test_folder_with_a_captions_file(tmp_path):
         "sample", tmp_path / "run", "--text", "a red square", "--out", tmp_path / "s.png"
     )
     assert result.exit_code == 0, result.output
+    assert "reaches" not in result.output  # per-image captions: read as given, not anchored
+    generator = knowgen.load(tmp_path / "run")
+    assert generator.reader is None and generator.context.anchor_text is None
+    with pytest.raises(KnowledgeError, match=r"\(not a captions file\); this one takes text"):
+        generator.read_text("a red square")
     (tmp_path / "captions.csv").write_text("path,caption\nmissing.png,x\n")
     result = invoke(*args, "--set", captions, "--overwrite")
     assert result.exit_code == 2 and "line 2: 'missing.png' is not an image" in result.output
