@@ -54,6 +54,22 @@ class Reading:
         how = "read as" if self.anchored else "nearest training phrasing"
         return f"{reached}, {how} {self.nearest!r} (cosine {self.cosine:.2f})"
 
+    def as_dict(self) -> dict:
+        """The reading as JSON-ready fields (what the HTTP API returns)."""
+        return {
+            "prompt": self.prompt,
+            "read_as": self.read_as,
+            "class": self.class_name,
+            "confidence": self.confidence,
+            "runner_up": self.runner_up,
+            "runner_up_confidence": self.runner_up_confidence,
+            "nearest": self.nearest,
+            "cosine": self.cosine,
+            "anchored": self.anchored,
+            "groundings": [g.describe() for g in self.groundings],
+            "description": self.describe(),
+        }
+
 
 class CaptionAnchor:
     """A caption bank's training phrasings, as the points a text model was trained on."""

@@ -111,6 +111,14 @@ class GenerateRequest(Knowledge):
     nrow: Annotated[int, Field(ge=1, le=MAX_N)] | None = None
 
 
+class ReadRequest(BaseModel):
+    """A prompt to read, not to draw: which class it reaches in a text model, and how sure."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    text: str = Field(..., min_length=1, max_length=500, description="A description")
+
+
 class InterpolateRequest(Knowledge):
     model: str
     seed_a: Seed = 0
@@ -273,6 +281,13 @@ def create_app(models: dict[str, tuple[Generator, Path]], max_queue: int = MAX_Q
         arguments = body.arguments()
         samples = generator.sample  # sampling and encoding: one job for the worker
         return await run(lambda: encoded(samples(body.n, body.seed, **arguments), body))
+
+    @app.post("/v1/read")
+    async def read(body: ReadRequest) -> dict[str, Any]:
+        """What a text model reads a prompt as (`Generator.read_text`), before any image."""
+        generator = pick(body.model)
+        (reading,) = await run(lambda: generator.read_text(body.text))
+        return reading.as_dict()
 
     @app.post("/v1/interpolate", responses={200: {"content": {"image/png": {}}}})
     async def interpolate(body: InterpolateRequest) -> Response:

