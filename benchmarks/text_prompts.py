@@ -122,7 +122,7 @@ def calibrate() -> None:
     print(f"{len(held)} held-out phrasings of the bank")
     for temperature in (0.02, 0.03, 0.035, 0.04, 0.05, 0.08):
         prompt_reading.TEMPERATURE = temperature
-        p = anchor.class_probabilities(pooled[held])
+        p = anchor.class_probabilities(anchor.cosines(pooled[held]))
         nll = -torch.log(p[torch.arange(len(held)), truth].clamp_min(1e-12)).mean()
         print(
             f"T={temperature}: NLL {float(nll):.3f}, mean confidence "

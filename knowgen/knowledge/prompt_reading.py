@@ -35,22 +35,19 @@ class Reading:
     groundings: tuple[Grounding, ...]  # the words grounding rewrote
     nearest: str  # the training phrasing nearest to it
     cosine: float  # how near (1 = the same embedding)
-    class_name: str | None = None  # the class reached (None: a bank without classes)
-    confidence: float | None = None  # the probability of that class
-    runner_up: str | None = None
+    class_name: str  # the class reached
+    confidence: float  # the probability of that class
+    runner_up: str | None = None  # (None: a model of one class)
     runner_up_confidence: float | None = None
     anchored: bool = True  # whether G is asked with `nearest`'s embedding
 
     def describe(self) -> str:
         """One line: class pullover (0.97; next shirt 0.02), read as 'a plain pullover' (cosine
         0.81)."""
-        if self.class_name is None:
-            reached = "no class"
-        else:
-            reached = f"class {self.class_name} ({self.confidence:.2f}"
-            if self.runner_up is not None:
-                reached += f"; next {self.runner_up} {self.runner_up_confidence:.2f}"
-            reached += ")"
+        reached = f"class {self.class_name} ({self.confidence:.2f}"
+        if self.runner_up is not None:
+            reached += f"; next {self.runner_up} {self.runner_up_confidence:.2f}"
+        reached += ")"
         how = "read as" if self.anchored else "nearest training phrasing"
         return f"{reached}, {how} {self.nearest!r} (cosine {self.cosine:.2f})"
 
@@ -72,7 +69,7 @@ class Reading:
 
 
 class CaptionAnchor:
-    """A caption bank's training phrasings, as the points a text model was trained on."""
+    """A class caption bank's training phrasings, as the points a text model was trained on."""
 
     def __init__(self, captions: list[str], pooled: torch.Tensor, caption_class: torch.Tensor,
                  class_names: list[str]) -> None:  # fmt: skip
@@ -81,7 +78,6 @@ class CaptionAnchor:
         self.unit = torch.nn.functional.normalize(self.pooled, dim=1)
         self.caption_class = caption_class
         self.class_names = class_names
-        self.has_classes = bool(len(class_names)) and bool((caption_class >= 0).all())
 
     @classmethod
     def of_conditions(cls, text, class_names: list[str]) -> CaptionAnchor:
@@ -91,24 +87,22 @@ class CaptionAnchor:
         return cls(captions, text.pooled[trained].cpu(), text.bank.caption_class[trained],
                    class_names)  # fmt: skip
 
-    def nearest(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per embedding, the index of the nearest training phrasing and its cosine."""
-        cosines = torch.nn.functional.normalize(vectors.float().cpu(), dim=1) @ self.unit.T
-        best, index = cosines.max(1)
-        return index, best
+    def cosines(self, vectors: torch.Tensor) -> torch.Tensor:
+        """(B, phrasings): each embedding's cosine with every training phrasing."""
+        return torch.nn.functional.normalize(vectors.float().cpu(), dim=1) @ self.unit.T
 
-    def class_probabilities(self, vectors: torch.Tensor) -> torch.Tensor:
-        """(B, classes): softmax over each class's best cosine, at `TEMPERATURE`."""
-        cosines = torch.nn.functional.normalize(vectors.float().cpu(), dim=1) @ self.unit.T
-        per_class = torch.full((len(vectors), len(self.class_names)), -1.0)
+    def class_probabilities(self, cosines: torch.Tensor) -> torch.Tensor:
+        """(B, classes) from `cosines`: softmax over each class's best cosine, at
+        `TEMPERATURE`."""
+        per_class = torch.full((len(cosines), len(self.class_names)), -1.0)
         per_class = per_class.scatter_reduce(
-            1, self.caption_class.expand(len(vectors), -1), cosines, "amax"
+            1, self.caption_class.expand(len(cosines), -1), cosines, "amax"
         )
         return torch.softmax(per_class / TEMPERATURE, dim=1)
 
     def anchor(self, vectors: torch.Tensor) -> torch.Tensor:
         """Each embedding replaced by its nearest training phrasing's (same dtype, device)."""
-        index, _ = self.nearest(vectors)
+        index = self.cosines(vectors).argmax(1)
         return self.pooled[index].to(vectors.device, vectors.dtype)
 
 
@@ -136,23 +130,16 @@ class PromptReader:
             self._anchor = self.build_anchor()
         return self._anchor
 
-    def rewrite(self, prompt: str) -> str:
-        return self.grounder(prompt) if self.grounder is not None else prompt
-
     def read(self, prompts: list[str]) -> list[Reading]:
-        """What each of `prompts` reaches (grounded, embedded, compared with the bank)."""
-        vectors = self.embed([self.rewrite(p) for p in prompts])
+        """What each of `prompts` reaches (grounded once, embedded, compared with the bank)."""
+        explained = [self.grounder.explain(p) if self.grounder else (p, []) for p in prompts]
         anchor = self.anchor
-        index, cosine = anchor.nearest(vectors)
-        probabilities = anchor.class_probabilities(vectors) if anchor.has_classes else None
+        cosines = anchor.cosines(self.embed([read_as for read_as, _ in explained]))
+        cosine, index = cosines.max(1)
+        probabilities = anchor.class_probabilities(cosines)
         readings = []
-        for i, prompt in enumerate(prompts):
-            read_as, used = self.grounder.explain(prompt) if self.grounder else (prompt, [])
-            ranked = (
-                ranked_classes(probabilities[i], anchor.class_names)
-                if probabilities is not None
-                else {}
-            )
+        for i, (prompt, (read_as, used)) in enumerate(zip(prompts, explained, strict=True)):
+            ranked = ranked_classes(probabilities[i], anchor.class_names)
             readings.append(
                 Reading(
                     prompt=prompt,

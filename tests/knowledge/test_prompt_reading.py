@@ -24,7 +24,7 @@ def toy_anchor() -> CaptionAnchor:
 def test_a_prompt_is_anchored_to_its_nearest_training_phrasing():
     anchor = toy_anchor()
     prompts = torch.tensor([[2.0, 0.1, 0], [0.1, 0.5, 0.5]])  # length does not matter: cosine
-    index, cosine = anchor.nearest(prompts)
+    cosine, index = anchor.cosines(prompts).max(1)
     assert index.tolist() == [0, 3]
     assert 0.99 < float(cosine[0]) <= 1.0
     assert torch.equal(anchor.anchor(prompts), anchor.pooled[[0, 3]])
@@ -32,7 +32,7 @@ def test_a_prompt_is_anchored_to_its_nearest_training_phrasing():
 
 def test_the_class_reached_is_a_probability_led_by_the_nearest_phrasings_class():
     anchor = toy_anchor()
-    p = anchor.class_probabilities(torch.tensor([[2.0, 0.1, 0], [0.5, 0.5, 0]]))
+    p = anchor.class_probabilities(anchor.cosines(torch.tensor([[2.0, 0.1, 0], [0.5, 0.5, 0]])))
     assert torch.allclose(p.sum(1), torch.ones(2))
     assert p[0].argmax() == 0 and p[0, 0] > 0.99  # far nearer one class: sure
     assert p[1].max() < 0.95  # between the two: less sure
