@@ -23,11 +23,13 @@ def command(
     from knowgen.data import DATASETS
     from knowgen.knowledge.grounding import CLASS_SYNSETS, build_prompt_grounder, reviewed_synsets
 
+    generator = None
     if run is not None:
-        from knowgen.generator_files import read_generator_source
+        from knowgen import load
 
-        meta, _ = read_generator_source(run)
-        data, class_names = (meta.get("data") or {}).get("name", ""), list(meta["class_names"])
+        generator = load(run)  # read once: its classes here, its reading of each prompt below
+        data = (generator.meta.get("data") or {}).get("name", "")
+        class_names = generator.class_names
     elif data not in DATASETS:
         raise ValueError(f"unknown dataset {data!r}; choose from {', '.join(sorted(DATASETS))}")
     else:
@@ -38,7 +40,7 @@ def command(
             f"{', '.join(sorted(CLASS_SYNSETS))}"
         )
     grounder = build_prompt_grounder(class_names, data)
-    readings = read_prompts(prompts, run, class_names, data)
+    readings = read_prompts(prompts, generator, class_names, data)
     for prompt, reading in zip(prompts, readings, strict=True):
         rewritten, used = grounder.explain(prompt)
         typer.echo(prompt)
@@ -54,21 +56,17 @@ def command(
             typer.echo(f"  it reaches {reading.describe()}")
 
 
-def read_prompts(prompts: list[str], run: Path | None, class_names: list[str], data: str):
-    """What each prompt reaches in a text model (the run's, or one trained on `data`'s class
-    captions), or Nones with one note where the text extra is not installed: grounding needs
-    only WordNet."""
+def read_prompts(prompts: list[str], generator, class_names: list[str], data: str):
+    """What each prompt reaches in a text model (the run's `generator`, or one trained on
+    `data`'s class captions), or Nones with one note where the text extra is not installed:
+    grounding needs only WordNet."""
     from knowgen.knowledge.config import DEFAULT_TEXT_MODEL
     from knowgen.knowledge.prompt_reading import class_bank_reader
     from knowgen.knowledge.text import MissingExtraError
 
     try:
-        if run is not None:
-            from knowgen import load
-
-            generator = load(run)
-            if generator.reader is not None:
-                return generator.read_text(prompts)
+        if generator is not None and generator.reader is not None:
+            return generator.read_text(prompts)
         return class_bank_reader(class_names, data, DEFAULT_TEXT_MODEL).read(prompts)
     except MissingExtraError as err:
         typer.echo(f"(which class each prompt reaches, and how sure, needs the encoder: {err})")

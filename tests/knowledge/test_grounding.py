@@ -158,6 +158,12 @@ def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     result = CliRunner().invoke(app_module(), [*args, "--out", str(tmp_path / "f.png")])
     assert result.exit_code == 0, result.output
     assert re.search(r"'a warm anorak' reaches class coat \(\d\.\d\d", result.output)
+    result = CliRunner().invoke(
+        app_module(), ["ground", "--run", str(tmp_path / "run"), "a warm anorak"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "the text model reads: 'a warm coat'" in result.output
+    assert re.search(r"it reaches class coat \(\d\.\d\d", result.output)
     # the prompt is read as its nearest training phrasing: G is asked with that embedding
     (reading,) = grounded.read_text("a warm anorak")
     assert reading.class_name == "coat" and 0.5 < reading.confidence <= 1
