@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.curves import read_rows, write_rows  # noqa: E402
+from benchmarks.curves import read_rows, spread, write_rows  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from benchmarks.probe import timed_settings  # noqa: E402
 
@@ -98,13 +98,6 @@ def measure(preset: str, run: Path, lever: str) -> dict:
     }
 
 
-def spread(values: list[float]) -> str:
-    """Mean (min-max) in percent."""
-    if len(values) == 1:
-        return f"{100 * values[0]:.2f}% (1 run)"
-    return f"{100 * statistics.mean(values):.2f}% ({100 * min(values):.2f}–{100 * max(values):.2f})"
-
-
 def summary(rows: list[dict]) -> str:
     """Per preset and lever: CAS, the real ceiling, precision, recall, over seeds."""
     lines = [
@@ -119,8 +112,8 @@ def summary(rows: list[dict]) -> str:
                 continue
             cas = [r["cas"] for r in group]
             lines.append(
-                f"| {preset} | `{lever}` | {len(group)} | {spread(cas)} | "
-                f"{spread([r['cas_real'] for r in group])} | "
+                f"| {preset} | `{lever}` | {len(group)} | {spread(cas, 100, 2, '%')} | "
+                f"{spread([r['cas_real'] for r in group], 100, 2, '%')} | "
                 f"{statistics.mean(r['precision'] for r in group):.3f} | "
                 f"{statistics.mean(r['recall'] for r in group):.3f} |"
             )

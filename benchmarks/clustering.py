@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.curves import read_rows, write_rows  # noqa: E402
+from benchmarks.curves import read_rows, spread, write_rows  # noqa: E402
 from benchmarks.machine import describe_machine, slug, write_section  # noqa: E402
 from benchmarks.probe import code_clustering, timed_settings  # noqa: E402
 from benchmarks.quality import parse_variant  # noqa: E402
@@ -69,16 +69,6 @@ def baselines(seeds: list[int]) -> dict[str, list[tuple[float, float]]]:
     return result
 
 
-def spread(values: list[float], percent: bool = True) -> str:
-    scale, unit, digits = (100, "%", 2) if percent else (1, "", 3)
-    if len(values) == 1:
-        return f"{scale * values[0]:.{digits}f}{unit} (1 seed)"
-    return (
-        f"{scale * statistics.mean(values):.{digits}f}{unit} "
-        f"({scale * min(values):.{digits}f}–{scale * max(values):.{digits}f})"
-    )
-
-
 def summary(rows: list[dict], reference: dict[str, list[tuple[float, float]]]) -> str:
     lines = [
         "| what | seeds | steps | c1 accuracy (Hungarian), mean (min–max) | NMI |",
@@ -91,13 +81,14 @@ def summary(rows: list[dict], reference: dict[str, list[tuple[float, float]]]) -
         means[variant] = (statistics.mean(accuracy), min(accuracy), max(accuracy))
         steps = ", ".join(f"{r['steps']:,}" for r in group)
         lines.append(
-            f"| `{variant}` | {len(group)} | {steps} | {spread(accuracy)} | "
-            f"{spread([r['nmi'] for r in group], percent=False)} |"
+            f"| `{variant}` | {len(group)} | {steps} | {spread(accuracy, 100, 2, '%')} | "
+            f"{spread([r['nmi'] for r in group], digits=3)} |"
         )
     for name, scores in reference.items():
         lines.append(
-            f"| {name} (k-means seeds) | {len(scores)} | - | {spread([a for a, _ in scores])} | "
-            f"{spread([n for _, n in scores], percent=False)} |"
+            f"| {name} (k-means seeds) | {len(scores)} | - | "
+            f"{spread([a for a, _ in scores], 100, 2, '%')} | "
+            f"{spread([n for _, n in scores], digits=3)} |"
         )
     best = max(means, key=lambda v: means[v][0])
     mean, low, _ = means[best]

@@ -59,13 +59,16 @@ def fid_at_step(curve: list[dict], step: int) -> float | None:
     return None
 
 
-def spread(values: list[float]) -> str:
-    """Mean and range of values over seeds ("-" when none)."""
+def spread(values: list[float], scale: float = 1.0, digits: int = 1, unit: str = "") -> str:
+    """Mean and range of values over seeds ("-" when none), each times `scale` with `digits`
+    decimals and `unit` after the mean: spread([0.862, 0.858], 100, 2, "%") is
+    "86.00% (85.80–86.20)"."""
     if not values:
         return "-"
+    mean, low, high = (scale * v for v in (statistics.mean(values), min(values), max(values)))
     if len(values) == 1:
-        return f"{values[0]:.1f} (1 seed)"
-    return f"{statistics.mean(values):.1f} ({min(values):.1f}–{max(values):.1f})"
+        return f"{mean:.{digits}f}{unit} (1 seed)"
+    return f"{mean:.{digits}f}{unit} ({low:.{digits}f}–{high:.{digits}f})"
 
 
 def read_rows(

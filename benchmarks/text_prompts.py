@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.curves import read_rows, write_rows  # noqa: E402
+from benchmarks.curves import read_rows, spread, write_rows  # noqa: E402
 from benchmarks.machine import describe_machine, write_section  # noqa: E402
 from benchmarks.probe import timed_settings  # noqa: E402
 
@@ -149,13 +149,6 @@ def overall(rows: list[dict], mode: str) -> dict[int, float]:
     return {s: statistics.mean(v) for s, v in seeds.items()}
 
 
-def percent(values: list[float]) -> str:
-    """Mean (min-max) in percent."""
-    if len(values) == 1:
-        return f"{100 * values[0]:.1f}% (1 seed)"
-    return f"{100 * statistics.mean(values):.1f}% ({100 * min(values):.1f}–{100 * max(values):.1f})"
-
-
 def confidence_line(rows: list[dict], sure: float = 0.8) -> str:
     """Whether the reading's confidence tells a person when to rephrase: how often prompts read
     with confidence >= `sure`, and below it, reached the right class (over seeds)."""
@@ -186,7 +179,7 @@ def summary(rows: list[dict]) -> str:
         by_seed = overall(rows, mode)
         values = [by_seed[s] for s in seeds]
         cells = ", ".join(f"{100 * v:.1f}%" for v in values)
-        lines.append(f"| `{mode}` | {percent(values)} | {cells} |")
+        lines.append(f"| `{mode}` | {spread(values, 100, 1, '%')} | {cells} |")
     classes = per_class(rows, DEFAULT_MODE)
     lines += [
         "",
@@ -197,7 +190,7 @@ def summary(rows: list[dict]) -> str:
     ]
     for name, by_seed in classes.items():
         values = [by_seed[s] for s in seeds]
-        lines.append(f"| {name} | {percent(values)} | {100 * min(values):.1f}% |")
+        lines.append(f"| {name} | {spread(values, 100, 1, '%')} | {100 * min(values):.1f}% |")
     mean = statistics.mean(overall(rows, DEFAULT_MODE).values())
     worst = min(statistics.mean(by_seed.values()) for by_seed in classes.values())
     lines += ["", confidence_line(rows)]
