@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.curves import read_rows, spread, write_rows  # noqa: E402
-from benchmarks.machine import describe_machine, write_section  # noqa: E402
+from benchmarks.machine import describe_machine, section_intro, write_section  # noqa: E402
 from benchmarks.probe import timed_settings  # noqa: E402
 
 RESULTS = Path("benchmarks/results/cas")
@@ -173,16 +173,7 @@ def main() -> None:
     print(text)
     if args.write_docs:
         write_rows(DOCS_CSV, rows, FIELDS)
-        command = "python benchmarks/cas.py " + " ".join(sys.argv[1:])
-        body = "\n".join(
-            [
-                f"Machine: {describe_machine()}.",
-                "",
-                f"Command: `{command}`. Rows in docs/cas-seeds.csv.",
-                "",
-                text,
-            ]
-        )
+        body = section_intro("Rows in docs/cas-seeds.csv.") + "\n\n" + text
         write_section("docs/benchmarks.md", "CAS over seeds", body)
         print("wrote the docs section and docs/cas-seeds.csv")
 

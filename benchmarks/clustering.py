@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.curves import read_rows, spread, write_rows  # noqa: E402
-from benchmarks.machine import describe_machine, slug, write_section  # noqa: E402
+from benchmarks.machine import describe_machine, section_intro, slug, write_section  # noqa: E402
 from benchmarks.probe import code_clustering, timed_settings  # noqa: E402
 from benchmarks.quality import parse_variant  # noqa: E402
 
@@ -160,16 +160,8 @@ def main() -> None:
             run = RESULTS / "runs" / f"{slug(variant)}-seed{args.seeds[0]}"
             if run.is_dir():
                 pictures.append(write_traversal(run, f"clustering-{slug(variant)}"))
-        command = "python benchmarks/clustering.py " + " ".join(sys.argv[1:])
         body = "\n".join(
-            [
-                f"Machine: {describe_machine()}.",
-                "",
-                f"Command: `{command}`. Rows in docs/clustering-seeds.csv.",
-                "",
-                text,
-                "",
-            ]
+            [section_intro("Rows in docs/clustering-seeds.csv."), "", text, ""]
             + [f"![c1 traversal, one row per value: {p.stem}](images/{p.name})" for p in pictures]
         )
         write_section("docs/benchmarks.md", "Codes that cluster", body)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
+from pathlib import Path
 
 import torch
 
@@ -17,6 +19,13 @@ def describe_machine() -> str:
         f"({torch.get_num_threads()} threads), Python {platform.python_version()}, "
         f"{platform.system()} {platform.machine()}"
     )
+
+
+def section_intro(note: str) -> str:
+    """The opening of a benchmark's docs section: the machine, then the command this process
+    was started with (so a figure always names what produced it) and `note`."""
+    command = " ".join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    return f"Machine: {describe_machine()}.\n\nCommand: `{command}`. {note}"
 
 
 def kernel_choices() -> str:

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.curves import read_rows, spread, write_rows  # noqa: E402
-from benchmarks.machine import describe_machine, write_section  # noqa: E402
+from benchmarks.machine import describe_machine, section_intro, write_section  # noqa: E402
 from benchmarks.probe import timed_settings  # noqa: E402
 
 PROMPTS = Path(__file__).parent / "prompts" / "fashion-heldout.csv"
@@ -267,20 +267,13 @@ def main() -> None:
     print(text)
     if args.write_docs:
         write_rows(docs_csv, rows, FIELDS)
-        command = "python benchmarks/text_prompts.py " + " ".join(sys.argv[1:])
-        body = "\n".join(
-            [
-                f"Machine: {describe_machine()}.",
-                "",
-                f"Command: `{command}`. The prompts: `{args.prompts}` ({len(prompts)}, written "
-                "before they were measured; no prompt names its class by a noun phrase of the "
-                "caption bank, nothing in training reads the file). "
-                f"{args.per_prompt} images per prompt and seed, noise seed 0, judged by the "
-                f"Fashion-MNIST evaluator; rows in {docs_csv}.",
-                "",
-                text,
-            ]
+        intro = section_intro(
+            f"The prompts: `{args.prompts}` ({len(prompts)}, written before they were measured; "
+            "no prompt names its class by a noun phrase of the caption bank, nothing in training "
+            f"reads the file). {args.per_prompt} images per prompt and seed, noise seed 0, judged "
+            f"by the Fashion-MNIST evaluator; rows in {docs_csv}."
         )
+        body = intro + "\n\n" + text
         write_section("docs/benchmarks.md", f"Held-out prompts: {name}", body)
         print(f"wrote the docs section and {docs_csv}")
 
