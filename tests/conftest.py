@@ -47,6 +47,19 @@ TINY = [
 ]
 
 
+def train_tiny_text_model(run, monkeypatch, extra: tuple[str, ...] = ()) -> None:
+    """A `text` model of Fashion-MNIST's class names, trained two steps on random 8x8 images of
+    those classes, its caption bank cut to one adjective: seconds, with the real sentence
+    encoder (the caller skips without it)."""
+    from knowgen.train.loop import train
+    from tests.test_python_api_doc import garments
+
+    monkeypatch.setattr("knowgen.knowledge.captions.ADJECTIVES", [""])
+    text = ['model.name="sagan"', 'loss.kind="hinge"', 'knowledge.condition="text"',
+            "train.steps=2", 'data.name="fashion-mnist"']  # fmt: skip
+    train(resolve_config("dcgan", TINY + text + list(extra)), run, dataset=garments())
+
+
 @pytest.fixture
 def tiny_config():
     """A dcgan on 8x8 digits that trains in about a second."""

